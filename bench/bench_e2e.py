@@ -1,0 +1,148 @@
+"""End-to-end benchmark: index the 70 CUAD contracts, then answer 20 of their questions.
+
+Prints a table and appends it to bench/RESULTS.md (raw figures go to
+bench/results/e2e-<time>.json).  Generation speed is also measured with a
+plain `llama_cpp.Llama` on the very same prompts in the same run, alternating
+with the product, so the ratio shows what the product adds on top of llama.cpp.
+
+    .venv/bin/python bench/bench_e2e.py            # default model, all 70 PDFs
+    .venv/bin/python bench/bench_e2e.py --pdfs 10 --questions 5   # a quick look
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import resource
+import shutil
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+CUAD = ROOT.parent / "shared" / "eval" / "cuad"
+sys.path.insert(0, str(ROOT))
+
+from copilot.config import Config  # noqa: E402
+from copilot.engine import Copilot  # noqa: E402
+
+
+def peak_rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def pct(values: list[float], q: float) -> float:
+    values = sorted(values)
+    return values[min(len(values) - 1, round(q * (len(values) - 1)))]
+
+
+def pick_questions(n: int, docs: set[str]) -> list[dict]:
+    rows = [json.loads(line) for line in (CUAD / "qa.jsonl").read_text().splitlines()]
+    rows = [r for r in rows if Path(r["doc"]).name in docs and r["present"]]
+    step = max(1, len(rows) // n)
+    return rows[::step][:n]
+
+
+def plain_generation(llm, messages: list[dict], max_tokens: int) -> tuple[float | None, int]:
+    """Tokens/s of plain llama-cpp-python on one prompt, measured like the product's."""
+    first = before = None
+    stream = llm.create_chat_completion(messages=messages, max_tokens=max_tokens, temperature=0.0, stream=True)
+    for chunk in stream:
+        if before is None:
+            before = llm.n_tokens
+        if chunk["choices"][0]["delta"].get("content") and first is None:
+            first = time.perf_counter()
+    ended = time.perf_counter()
+    n_out = max(0, llm.n_tokens - before + 1) if before is not None else 0
+    return ((n_out - 1) / (ended - first) if first and n_out > 1 else None), n_out
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--pdfs", type=int, default=70)
+    ap.add_argument("--questions", type=int, default=20)
+    ap.add_argument("--model", default="qwen2.5-coder-0.5b")
+    ap.add_argument("--max-tokens", type=int, default=128)
+    args = ap.parse_args()
+
+    work = Path(tempfile.mkdtemp(prefix="copilot-bench-"))
+    docs = work / "docs"
+    docs.mkdir()
+    pdfs = sorted(CUAD.joinpath("pdfs").iterdir())[: args.pdfs]
+    for pdf in pdfs:
+        (docs / pdf.name).symlink_to(pdf)
+    config = Config(home=work / "home", model=args.model, max_tokens=args.max_tokens)
+    engine = Copilot(config)
+
+    started = time.perf_counter()
+    summary = engine.index([docs])
+    index_s = time.perf_counter() - started
+    again = engine.index([docs])
+
+    from llama_cpp import Llama
+
+    from copilot.llm import default_threads
+
+    engine.generator  # load before timing anything
+    plain = Llama(model_path=str(engine.model_path), n_ctx=config.context_window,
+                  n_threads=default_threads(), verbose=False)
+    questions = pick_questions(args.questions, {p.name for p in pdfs})
+    ttft, ours, theirs, total = [], [], [], []
+    for q in questions:
+        answer = engine.ask(q["question"])
+        if answer.timings.first_token_ms is None:
+            continue
+        ttft.append(answer.timings.first_token_ms)
+        total.append(answer.timings.total_ms + answer.timings.retrieval_ms)
+        if answer.timings.tokens_per_s:
+            ours.append(answer.timings.tokens_per_s)
+        sources = [c for c in answer.sources]
+        messages, _ = engine.answerer.messages(q["question"], sources)
+        rate, _ = plain_generation(plain, messages, args.max_tokens)
+        if rate:
+            theirs.append(rate)
+
+    ours_tps, plain_tps = statistics.median(ours), statistics.median(theirs)
+    rows = [
+        ("documents indexed", f"{summary.indexed} ({len(summary.skipped)} skipped)"),
+        ("pages", f"{summary.pages}"),
+        ("chunks", f"{summary.chunks}"),
+        ("index wall time", f"{index_s:.1f} s"),
+        ("pages/s", f"{summary.pages / index_s:.1f}"),
+        ("chunks/s", f"{summary.chunks / index_s:.1f}"),
+        ("no-change re-index", f"{again.seconds:.2f} s ({again.seconds / index_s:.1%} of first)"),
+        ("questions answered", f"{len(ttft)} of {len(questions)} (model: {args.model})"),
+        ("time to first token p50 / p95", f"{pct(ttft, .5):.0f} / {pct(ttft, .95):.0f} ms"),
+        ("answer latency p50 / p95", f"{pct(total, .5):.0f} / {pct(total, .95):.0f} ms"),
+        ("generation tokens/s (product, median)", f"{ours_tps:.1f}"),
+        ("generation tokens/s (plain llama_cpp, median)", f"{plain_tps:.1f}"),
+        ("product / plain ratio", f"{ours_tps / plain_tps:.3f}"),
+        ("peak RSS", f"{peak_rss_mb():.0f} MB"),
+    ]
+    width = max(len(k) for k, _ in rows)
+    table = "\n".join(f"| {k:<{width}} | {v} |" for k, v in rows)
+    header = f"| {'measure':<{width}} | value |\n|{'-' * (width + 2)}|-------|"
+    stamp = time.strftime("%Y-%m-%d %H:%M")
+    machine = f"{platform.machine()}, {len(__import__('os').sched_getaffinity(0))} cores, Python {platform.python_version()}"
+    print(header + "\n" + table)
+
+    results = HERE / "results"
+    results.mkdir(exist_ok=True)
+    (results / f"e2e-{time.strftime('%Y%m%d-%H%M%S')}.json").write_text(
+        json.dumps({"when": stamp, "machine": machine, "rows": dict(rows), "args": vars(args),
+                    "ttft_ms": ttft, "tokens_per_s": ours, "plain_tokens_per_s": theirs}, indent=2)
+    )
+    with (HERE / "RESULTS.md").open("a") as fh:
+        fh.write(f"\n## bench_e2e.py — {stamp} — {machine}\n\n"
+                 f"`{' '.join(sys.argv[1:]) or '(defaults)'}`: {args.pdfs} CUAD PDFs, "
+                 f"{args.questions} questions, max {args.max_tokens} answer tokens.\n\n"
+                 f"{header}\n{table}\n")
+    shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,127 @@
+"""The `copilot` command: the thin edge between a terminal and the `Copilot` core.
+
+Only light modules are imported here so `copilot --help` is instant; every
+user-fixable error arrives as a `CopilotError` and leaves as one line.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import click
+
+from copilot import config as config_mod
+from copilot import offline
+from copilot.errors import CopilotError
+
+
+class Group(click.Group):
+    """A click group that turns `CopilotError` into one line and an exit code."""
+
+    def invoke(self, ctx: click.Context):
+        try:
+            return super().invoke(ctx)
+        except CopilotError as exc:
+            click.secho(f"error: {exc}", fg="red", err=True)
+            ctx.exit(exc.exit_code)
+
+
+def _engine(ctx: click.Context):
+    from copilot.engine import Copilot
+
+    def progress(done: int, total: int) -> None:
+        if sys.stderr.isatty():
+            click.echo(f"\rpreparing model: {done * 100 // total}%", err=True, nl=done >= total)
+
+    return Copilot(ctx.obj, model_progress=progress)
+
+
+@click.group(cls=Group, invoke_without_command=True)
+@click.option("--home", type=click.Path(path_type=Path), help="Data folder (default: $COPILOT_HOME or the user data folder).")
+@click.option("--model", help="A GGUF file, or a packaged model name (see `copilot doctor`).")
+@click.version_option(package_name="firm-copilot", prog_name="copilot")
+@click.pass_context
+def main(ctx: click.Context, home: Path | None, model: str | None) -> None:
+    """An offline copilot for your firm's documents: index, ask, cite.
+
+    With no command, opens the terminal app.
+    """
+    ctx.obj = config_mod.load(home=home, model=model)
+    offline.install(ctx.obj.offline_log)
+    if ctx.invoked_subcommand is None:
+        from tui.app import run_app
+
+        run_app(_engine(ctx))
+
+
+@main.command()
+@click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.pass_context
+def index(ctx: click.Context, paths: tuple[Path, ...]) -> None:
+    """Index documents (PDF, Markdown, text) in PATHS, incrementally."""
+    from copilot.progress import IndexBar
+
+    engine = _engine(ctx)
+    with IndexBar(enabled=sys.stderr.isatty()) as bar:
+        summary = engine.index(paths, bar)
+    click.echo(summary.line())
+    for source, reason in summary.skipped:
+        click.echo(f"  skipped {source}: {reason}")
+
+
+@main.command()
+@click.argument("question")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead of streaming text.")
+@click.option("--top-k", type=int, help="How many passages to retrieve.")
+@click.option("--max-tokens", type=int, help="Longest answer, in tokens.")
+@click.pass_context
+def ask(ctx: click.Context, question: str, as_json: bool, top_k: int | None, max_tokens: int | None) -> None:
+    """Answer QUESTION from the indexed documents, with citations."""
+    ctx.obj = ctx.obj.replace(top_k=top_k, max_tokens=max_tokens)
+    engine = _engine(ctx)
+
+    streamed: list[str] = []
+
+    def show(piece: str) -> None:
+        streamed.append(piece)
+        click.echo(piece, nl=False)
+        sys.stdout.flush()
+
+    answer = engine.ask(question, on_token=None if as_json else show)
+    if as_json:
+        click.echo(json.dumps(answer.to_dict(), indent=2))
+        return
+    click.echo()
+    if not answer.found:
+        if "".join(streamed).strip() != answer.text:  # the model said it its own way
+            click.echo(answer.text)
+        if answer.sources:
+            click.echo("\nNearest passages (not relevant enough to answer from):")
+            for c in answer.sources:
+                click.echo(f"  {c.label()} (score {c.score:.2f})")
+        return
+    click.echo("\nSources:")
+    for c in answer.citations or answer.sources:
+        click.echo(f"  {c.label()}")
+    if not answer.citations:
+        click.echo("  (the answer cites none of them: check it against these passages)")
+
+
+@main.command()
+@click.pass_context
+def doctor(ctx: click.Context) -> None:
+    """Check models, index and the offline guard."""
+    from copilot.doctor import report
+
+    ok = report(ctx.obj, click.echo)
+    ctx.exit(0 if ok else 1)
+
+
+@main.command("config")
+@click.pass_context
+def show_config(ctx: click.Context) -> None:
+    """Print the settings in force, as config.toml text."""
+    click.echo(f"# {ctx.obj.config_file}")
+    click.echo(config_mod.as_toml(ctx.obj), nl=False)

@@ -1,0 +1,136 @@
+"""The one place settings come from.
+
+Precedence, lowest to highest: built-in defaults, `$COPILOT_HOME/config.toml`,
+`COPILOT_*` environment variables, then flags given on the command line.
+`load()` is the only code in the product that reads the environment.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, fields
+from pathlib import Path
+from typing import Any
+
+from copilot.errors import ConfigError
+
+APP_NAME = "copilot"
+
+
+def default_home() -> Path:
+    """The platform's user data folder (e.g. ~/.local/share/copilot on Linux)."""
+    from platformdirs import user_data_path
+
+    return user_data_path(APP_NAME, appauthor=False)
+
+
+@dataclass(frozen=True)
+class Config:
+    """Every setting the product has, with its default."""
+
+    home: Path = dataclasses.field(default_factory=default_home)
+    model: str = "qwen2.5-coder-0.5b"  # a packaged model's name or a GGUF path
+    embedder: str = ""  # a sentence-transformers folder; empty: the packaged MiniLM
+    context_window: int = 4096
+    max_tokens: int = 512
+    temperature: float = 0.0
+    threads: int = 0  # 0: let llama.cpp choose
+    gpu_layers: int = 0
+    top_k: int = 5
+    min_score: float = 0.25  # cosine similarity below which a passage is unrelated
+    chunk_tokens: int = 200
+    chunk_overlap: int = 32
+    embed_batch: int = 32
+
+    @property
+    def config_file(self) -> Path:
+        return self.home / "config.toml"
+
+    @property
+    def index_dir(self) -> Path:
+        return self.home / "index"
+
+    @property
+    def models_dir(self) -> Path:
+        return self.home / "models"
+
+    @property
+    def offline_log(self) -> Path:
+        return self.home / "offline.log"
+
+    def replace(self, **changes: Any) -> "Config":
+        """A copy with some settings changed (None values are ignored)."""
+        changes = {k: v for k, v in changes.items() if v is not None}
+        return dataclasses.replace(self, **_coerce_all(changes, "flag"))
+
+
+_FIELDS = {f.name: f for f in fields(Config)}
+_DEFAULTS = Config(home=Path("."))
+
+
+def _coerce(name: str, value: Any, origin: str) -> Any:
+    if name not in _FIELDS:
+        raise ConfigError(f"unknown setting {name!r} in {origin}")
+    kind = type(getattr(_DEFAULTS, name))
+    try:
+        if name == "home":
+            return Path(str(value)).expanduser()
+        return kind(value)
+    except (TypeError, ValueError):
+        raise ConfigError(
+            f"setting {name!r} in {origin} should be {kind.__name__}, got {value!r}"
+        ) from None
+
+
+def _coerce_all(values: Mapping[str, Any], origin: str) -> dict[str, Any]:
+    return {k: _coerce(k, v, origin) for k, v in values.items()}
+
+
+def _from_env(env: Mapping[str, str]) -> dict[str, Any]:
+    prefix = "COPILOT_"
+    out = {}
+    for key, value in env.items():
+        if key.startswith(prefix) and key[len(prefix):].lower() in _FIELDS:
+            out[key[len(prefix):].lower()] = value
+    return _coerce_all(out, "the environment")
+
+
+def _from_file(path: Path) -> dict[str, Any]:
+    if not path.is_file():
+        return {}
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{path} is not valid TOML: {exc}") from None
+    data.pop("home", None)  # the file lives in home: it cannot move it
+    return _coerce_all(data, str(path))
+
+
+def load(
+    env: Mapping[str, str] | None = None, **flags: Any
+) -> Config:
+    """Build the Config from file, then environment, then flags."""
+    env = os.environ if env is None else env
+    from_env = _from_env(env)
+    flags = _coerce_all({k: v for k, v in flags.items() if v is not None}, "flag")
+    home = flags.get("home") or from_env.get("home") or default_home()
+    settings = _from_file(Path(home) / "config.toml")
+    settings.update(from_env)
+    settings.update(flags)
+    settings["home"] = Path(home).expanduser().resolve()
+    return Config(**settings)
+
+
+def as_toml(config: Config) -> str:
+    """The settings as config.toml text (what `copilot config` prints)."""
+    lines = []
+    for f in fields(Config):
+        value = getattr(config, f.name)
+        if isinstance(value, (str, Path)):
+            value = json.dumps(str(value))  # a JSON string is a TOML basic string
+        lines.append(f"{f.name} = {value}")
+    return "\n".join(lines) + "\n"

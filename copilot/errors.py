@@ -1,0 +1,46 @@
+"""Errors a user can cause or fix, each turned into one clear line at the edge.
+
+Anything that is not a `CopilotError` is a bug and keeps its traceback.
+"""
+
+
+class CopilotError(Exception):
+    """Base class: the message is the whole story, shown as one line."""
+
+    exit_code = 1
+
+
+class ConfigError(CopilotError):
+    """A setting in config.toml, the environment or a flag is wrong."""
+
+    exit_code = 2
+
+
+class ModelMissing(CopilotError):
+    """A model file or package is absent, or its bytes are not what they should be."""
+
+    exit_code = 3
+
+
+class IndexEmpty(CopilotError):
+    """There is nothing indexed to answer from."""
+
+    exit_code = 4
+
+
+class IndexBusy(CopilotError):
+    """Another process is updating the index."""
+
+    exit_code = 5
+
+
+class NetworkRefused(CopilotError, ConnectionRefusedError):
+    """The offline guard refused an outbound connection.
+
+    It is also a ConnectionRefusedError so libraries that treat a refused
+    connection as "offline" carry on as they would without a network.
+    """
+
+
+class SkipFile(CopilotError):
+    """A document cannot be indexed; the message is the reason shown to the user."""

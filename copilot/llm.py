@@ -1,0 +1,84 @@
+"""The generator: a local GGUF model through llama.cpp, streamed token by token."""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+
+
+def default_threads() -> int:
+    """All cores on a small machine; half (the physical ones, usually) on a big one.
+
+    llama.cpp's own default is half the logical cores, which on a 2-core
+    laptop leaves half the machine idle.
+    """
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    return cores if cores <= 4 else cores // 2
+
+
+class LlamaGenerator:
+    """A `Generator` over `llama_cpp.Llama`.
+
+    The chat template comes from the GGUF file itself, so any instruct model
+    works without a per-model prompt format.  `last_prompt_tokens` and
+    `last_completion_tokens` describe the most recent `stream()` call.
+    """
+
+    def __init__(
+        self,
+        path: Path,
+        context_window: int = 4096,
+        threads: int = 0,
+        gpu_layers: int = 0,
+        temperature: float = 0.0,
+    ):
+        from llama_cpp import Llama
+
+        self.path = path
+        self.temperature = temperature
+        self._llm = Llama(
+            model_path=str(path),
+            n_ctx=context_window,
+            n_threads=threads or default_threads(),
+            n_gpu_layers=gpu_layers,
+            verbose=False,
+        )
+        self.context_window = self._llm.n_ctx()
+        self.last_prompt_tokens = 0
+        self.last_completion_tokens = 0
+        self._lock = threading.Lock()  # one llama context serves one stream at a time
+
+    @property
+    def name(self) -> str:
+        return self.path.name
+
+    def count_tokens(self, text: str) -> int:
+        """Tokens `text` takes in this model's vocabulary."""
+        return len(self._llm.tokenize(text.encode("utf-8"), add_bos=False, special=True))
+
+    def stream(self, messages: Sequence[dict[str, str]], max_tokens: int) -> Iterator[str]:
+        """Yield the reply's text as it is generated; stop early if the caller stops."""
+        with self._lock:
+            self.last_prompt_tokens = self.last_completion_tokens = 0
+            chunks = self._llm.create_chat_completion(
+                messages=list(messages),
+                max_tokens=max_tokens,
+                temperature=self.temperature,
+                stream=True,
+            )
+            before = None
+            try:
+                for chunk in chunks:
+                    if before is None:
+                        # The prompt is evaluated when the first chunk arrives.
+                        before = self._llm.n_tokens
+                        self.last_prompt_tokens = before
+                    text = chunk["choices"][0]["delta"].get("content")
+                    if text:
+                        yield text
+            finally:
+                chunks.close()  # a cancelled stream frees the context at once
+                if before is not None:
+                    self.last_completion_tokens = max(0, self._llm.n_tokens - before + 1)

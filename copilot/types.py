@@ -1,0 +1,125 @@
+"""The small records and protocols the pipeline stages meet at.
+
+Loaders yield `Page`s, the chunker turns them into `Chunk`s, the store returns
+`Hit`s for a question, and the answerer produces an `Answer`.  Stages only see
+these frozen dataclasses and the two protocols below, so any stage can be
+replaced by a fake in tests.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import Protocol, runtime_checkable
+
+
+@dataclass(frozen=True)
+class Page:
+    """The text of one page of a document (a whole text file is page 1)."""
+
+    number: int
+    text: str
+
+
+@dataclass(frozen=True)
+class Chunk:
+    """A piece of one page, small enough for the embedder's window."""
+
+    path: str  # absolute path of the source file
+    source: str  # the name shown to users: path relative to the indexed folder
+    page: int
+    number: int  # position of the chunk within its document, from 0
+    text: str
+    doc_sha256: str
+
+    @property
+    def id(self) -> str:
+        """A stable id: one document version, one position."""
+        return f"{self.doc_sha256[:16]}:{self.number}"
+
+
+@dataclass(frozen=True)
+class Hit:
+    """A chunk retrieved for a question, with its similarity (higher is closer)."""
+
+    chunk: Chunk
+    score: float
+
+
+@dataclass(frozen=True)
+class Citation:
+    """A numbered source as shown to the model and to the user."""
+
+    n: int
+    source: str
+    path: str
+    page: int
+    score: float
+    text: str
+
+    def label(self) -> str:
+        """`[n] file, page N`: the form users read citations in."""
+        return f"[{self.n}] {self.source}, page {self.page}"
+
+
+@dataclass(frozen=True)
+class Timings:
+    """Where an answer's time went, in milliseconds and tokens per second."""
+
+    retrieval_ms: float
+    first_token_ms: float | None = None
+    total_ms: float | None = None
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    tokens_per_s: float | None = None
+
+
+@dataclass(frozen=True)
+class Answer:
+    """A finished answer: its text, the sources it rests on, and timings.
+
+    `found` is False when the indexed documents hold nothing relevant: the text
+    then says so and `nearest` lists what came closest.
+    """
+
+    question: str
+    text: str
+    found: bool
+    citations: tuple[Citation, ...] = ()
+    sources: tuple[Citation, ...] = ()
+    timings: Timings = field(default_factory=lambda: Timings(0.0))
+    cancelled: bool = False
+
+    def to_dict(self) -> dict:
+        """A JSON-ready form (used by `copilot ask --json`)."""
+        from dataclasses import asdict
+
+        return {
+            "question": self.question,
+            "answer": self.text,
+            "found": self.found,
+            "cancelled": self.cancelled,
+            "citations": [asdict(c) for c in self.citations],
+            "sources": [asdict(c) for c in self.sources],
+            "timings": asdict(self.timings),
+        }
+
+
+@runtime_checkable
+class Embedder(Protocol):
+    """Turns texts into unit-length vectors."""
+
+    def embed(self, texts: Sequence[str]) -> list[list[float]]: ...
+
+
+@runtime_checkable
+class Generator(Protocol):
+    """Streams a chat completion, piece by piece, and counts tokens."""
+
+    context_window: int
+
+    def stream(
+        self, messages: Sequence[dict[str, str]], max_tokens: int
+    ) -> Iterator[str]: ...
+
+    def count_tokens(self, text: str) -> int: ...

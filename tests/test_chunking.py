@@ -1,0 +1,55 @@
+import pytest
+
+from copilot.models import resolve_embedder
+from copilot.types import Page
+from index.chunking import Chunker
+
+
+@pytest.fixture(scope="module")
+def chunker() -> Chunker:
+    return Chunker(resolve_embedder("") / "tokenizer.json", max_tokens=60, overlap=12)
+
+
+def tokens(chunker: Chunker, text: str) -> int:
+    return chunker.count(text)
+
+
+def test_no_chunk_exceeds_the_budget(chunker: Chunker) -> None:
+    text = "\n\n".join(
+        f"Clause {i}. The Supplier shall indemnify the Customer against all losses arising "
+        f"from any breach of this Agreement, including reasonable legal fees. " * (i % 4 + 1)
+        for i in range(30)
+    )
+    chunks = chunker.split(text)
+    assert len(chunks) > 5
+    assert max(tokens(chunker, c) for c in chunks) <= 60
+
+
+def test_an_endless_sentence_is_cut_at_word_boundaries(chunker: Chunker) -> None:
+    text = " ".join(f"unbelievably{i} interconnectedness" for i in range(200))
+    chunks = chunker.split(text)
+    assert all(tokens(chunker, c) <= 60 for c in chunks)
+    words = " ".join(chunks).split()
+    assert all(w in text.split() for w in words)  # no word was broken in two
+
+
+def test_the_window_caps_the_setting() -> None:
+    big = Chunker(resolve_embedder("") / "tokenizer.json", max_tokens=10_000, overlap=32, window=256)
+    assert big.max_tokens == 254  # the window less [CLS] and [SEP]
+
+
+def test_overlap_repeats_the_end_of_the_previous_chunk(chunker: Chunker) -> None:
+    sentences = [f"Sentence number {i} says something short." for i in range(40)]
+    chunks = chunker.split(" ".join(sentences))
+    for a, b in zip(chunks, chunks[1:]):
+        last = a.split(". ")[-1].rstrip(".")
+        assert last in b
+
+
+def test_chunks_keep_their_page_and_order(chunker: Chunker) -> None:
+    pages = [Page(1, "Alpha. " * 80), Page(2, ""), Page(3, "Gamma clause. " * 5)]
+    chunks = list(chunker.chunks(pages, "/d/x.pdf", "x.pdf", "abc"))
+    assert {c.page for c in chunks} == {1, 3}
+    assert [c.number for c in chunks] == list(range(len(chunks)))
+    assert len({c.id for c in chunks}) == len(chunks)
+    assert chunks[-1].text.startswith("Gamma")

@@ -1,0 +1,131 @@
+"""The paths users take, on the real embedder, Chroma and llama.cpp (tiny model)."""
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from pypdf import PdfReader
+
+from copilot import offline
+from copilot.answer import NOT_FOUND
+from copilot.engine import Copilot
+from copilot.errors import IndexEmpty
+
+from conftest import ROOT, cuad_sample
+
+pytestmark = pytest.mark.slow
+
+UNRELATED = "What is the boiling point of liquid nitrogen in Kelvin?"
+
+
+@pytest.fixture(scope="module")
+def indexed(tmp_path_factory, tiny_model):
+    """One home with examples/ and three CUAD contracts indexed."""
+    from copilot.config import Config
+
+    base = tmp_path_factory.mktemp("e2e")
+    docs = base / "docs"
+    shutil.copytree(ROOT / "examples", docs)
+    for pdf in cuad_sample(3):
+        shutil.copy(pdf, docs / pdf.name)
+    config = Config(home=base / "home", model=str(tiny_model), max_tokens=48)
+    engine = Copilot(config)
+    before = len(offline.attempts())
+    summary = engine.index([docs])
+    return engine, docs, summary, before
+
+
+def test_index_summary(indexed) -> None:
+    _engine, _docs, summary, _ = indexed
+    assert summary.files == 8 and summary.indexed == 8 and summary.skipped == []
+    assert summary.pages > 8 and summary.chunks > summary.pages
+
+
+def test_answer_streams_and_cites_real_files_and_pages(indexed) -> None:
+    engine, docs, _, _ = indexed
+    pieces: list[str] = []
+    answer = engine.ask("Which state's laws govern the Master Services Agreement?", on_token=pieces.append)
+    assert answer.found and len(pieces) > 1
+    assert answer.timings.first_token_ms > 0 and answer.timings.completion_tokens > 0
+    assert answer.sources
+    for c in answer.sources + answer.citations:
+        file = docs / c.source
+        assert file.is_file() and c.path == str(file)
+        if file.suffix.lower() == ".pdf":
+            reader = PdfReader(file)
+            assert 1 <= c.page <= len(reader.pages)
+            assert c.text.split()[0] in reader.pages[c.page - 1].extract_text()
+    top = answer.sources[0]
+    assert top.source == "master-services-agreement-acme-bluefield.pdf" and top.page == 3
+
+
+def test_unrelated_question_gets_not_found(indexed) -> None:
+    engine, _, _, _ = indexed
+    pieces: list[str] = []
+    answer = engine.ask(UNRELATED, on_token=pieces.append)
+    assert not answer.found and answer.text == NOT_FOUND and answer.citations == ()
+
+
+def test_indexing_and_answering_made_no_connection_attempt(indexed) -> None:
+    engine, _, _, before = indexed
+    engine.ask("How long are client matter files kept?")
+    assert offline.active()
+    assert offline.attempts()[before:] == []
+    assert not engine.config.offline_log.exists()
+
+
+def test_missing_model_is_one_clear_line(indexed, tmp_path: Path) -> None:
+    engine, _, _, _ = indexed
+    out = _copilot(engine.config.home, "--model", str(tmp_path / "nope.gguf"), "ask", "q")
+    assert out.returncode == 3
+    assert out.stderr == f"error: model file not found: {tmp_path / 'nope.gguf'}\n"
+
+
+def test_empty_index_is_a_clear_error(config) -> None:
+    with pytest.raises(IndexEmpty, match="copilot index"):
+        Copilot(config).ask("anything")
+
+
+def _copilot(home: Path, *args: str, prefix: tuple[str, ...] = ()) -> subprocess.CompletedProcess:
+    exe = Path(sys.executable).with_name("copilot")
+    return subprocess.run(
+        [*prefix, str(exe), "--home", str(home), *args],
+        capture_output=True, text=True, timeout=600,
+    )
+
+
+def test_cli_index_and_ask_json(tmp_path: Path, tiny_model: Path) -> None:
+    home = tmp_path / "home"
+    out = _copilot(home, "index", str(ROOT / "examples"))
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.startswith("5 files: 5 indexed (8 pages")
+    out = _copilot(home, "--model", str(tiny_model), "ask", "--json", "How long are e-mails kept?")
+    assert out.returncode == 0, out.stderr
+    data = json.loads(out.stdout)
+    assert data["found"] and data["sources"][0]["source"] == "data-retention-policy.md"
+    assert set(data["timings"]) >= {"retrieval_ms", "first_token_ms", "tokens_per_s"}
+    out = _copilot(home, "--model", str(tiny_model), "ask", UNRELATED)
+    assert out.returncode == 0 and NOT_FOUND in out.stdout
+    out = _copilot(home, "doctor")
+    assert "offline guard" in out.stdout and "0 attempts recorded" in out.stdout
+
+
+def _unshare_works() -> bool:
+    if not shutil.which("unshare"):
+        return False
+    return subprocess.run(["unshare", "-n", "true"], capture_output=True).returncode == 0
+
+
+@pytest.mark.skipif(not _unshare_works(), reason="unshare -n is not permitted here")
+def test_runs_with_no_network_at_all(tmp_path: Path, tiny_model: Path) -> None:
+    home = tmp_path / "home"
+    no_net = ("unshare", "-n")
+    out = _copilot(home, "index", str(ROOT / "examples"), prefix=no_net)
+    assert out.returncode == 0, out.stderr
+    out = _copilot(home, "--model", str(tiny_model), "ask", "How long are e-mails kept?", prefix=no_net)
+    assert out.returncode == 0, out.stderr
+    assert "Sources:" in out.stdout and "data-retention-policy.md" in out.stdout
