@@ -102,11 +102,12 @@ def ask(ctx: click.Context, question: str, as_json: bool, top_k: int | None, max
             for c in answer.sources:
                 click.echo(f"  {c.label()} (score {c.score:.2f})")
         return
-    click.echo("\nSources:")
+    if answer.citations:
+        click.echo("\nSources:")
+    else:
+        click.echo("\nPassages consulted (the answer cites none: check it against them):")
     for c in answer.citations or answer.sources:
         click.echo(f"  {c.label()}")
-    if not answer.citations:
-        click.echo("  (the answer cites none of them: check it against these passages)")
 
 
 @main.command()

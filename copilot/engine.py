@@ -9,9 +9,9 @@ this object and nothing below it.
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterable
-from functools import cached_property
+from collections.abc import Callable, Iterable
 from pathlib import Path
+from typing import TypeVar
 
 from copilot import offline
 from copilot.answer import Answerer, TokenFn
@@ -21,6 +21,8 @@ from copilot.models import ProgressFn, resolve_embedder, resolve_llm
 from copilot.retrieval import Retriever
 from copilot.types import Answer
 
+T = TypeVar("T")
+
 
 class Copilot:
     """Index documents and answer questions about them, offline."""
@@ -28,41 +30,61 @@ class Copilot:
     def __init__(self, config: Config, model_progress: ProgressFn | None = None):
         self.config = config
         self._model_progress = model_progress
-        self._init_lock = threading.Lock()  # the app loads from worker threads
+        self._parts: dict[str, object] = {}
+        # The app touches parts from several worker threads: each loads exactly once.
+        self._lock = threading.RLock()
         offline.install(config.offline_log)
 
-    @cached_property
+    def _part(self, name: str, make: Callable[[], T]) -> T:
+        with self._lock:
+            if name not in self._parts:
+                self._parts[name] = make()
+            return self._parts[name]  # type: ignore[return-value]
+
+    @property
     def embedder(self):
         from index.embedding import SentenceTransformerEmbedder
 
-        folder = resolve_embedder(self.config.embedder)
-        return SentenceTransformerEmbedder(folder, batch_size=self.config.embed_batch)
+        return self._part("embedder", lambda: SentenceTransformerEmbedder(
+            resolve_embedder(self.config.embedder), batch_size=self.config.embed_batch
+        ))
 
-    @cached_property
+    @property
     def store(self):
         from index.store import ChromaStore
 
-        return ChromaStore(self.config.index_dir / "chroma")
+        return self._part("store", lambda: ChromaStore(self.config.index_dir / "chroma"))
 
-    @cached_property
+    @property
     def manifest(self):
         from index.manifest import Manifest
 
-        return Manifest(self.config.index_dir / "manifest.sqlite")
+        return self._part("manifest", lambda: Manifest(self.config.index_dir / "manifest.sqlite"))
 
     @property
     def model_path(self) -> Path:
         return resolve_llm(self.config.model, self.config.models_dir, self._model_progress)
 
-    @cached_property
+    @property
     def generator(self):
         from copilot.llm import LlamaGenerator
 
         c = self.config
-        with self._init_lock:
-            return LlamaGenerator(
-                self.model_path, c.context_window, c.threads, c.gpu_layers, c.temperature
+        return self._part("generator", lambda: LlamaGenerator(
+            self.model_path, c.context_window, c.threads, c.gpu_layers, c.temperature
+        ))
+
+    @property
+    def answerer(self) -> Answerer:
+        c = self.config
+
+        def make() -> Answerer:
+            retriever = Retriever(
+                self.embedder, self.store, self.manifest.indexed_versions, c.top_k, c.min_score
             )
+            return Answerer(retriever, self.generator, c.max_tokens)
+
+        return self._part("answerer", make)
 
     def index(self, paths: Iterable[Path], progress=None):
         """Bring the index in step with `paths` (see `index.indexer`)."""
@@ -76,14 +98,6 @@ class Copilot:
             )
             indexer = Indexer(self.store, self.manifest, chunker, self.embedder)
             return indexer.run(paths, progress)
-
-    @cached_property
-    def answerer(self) -> Answerer:
-        c = self.config
-        retriever = Retriever(
-            self.embedder, self.store, self.manifest.indexed_versions, c.top_k, c.min_score
-        )
-        return Answerer(retriever, self.generator, c.max_tokens)
 
     def ask(
         self,

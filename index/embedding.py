@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -18,6 +19,7 @@ class SentenceTransformerEmbedder:
         self.batch_size = batch_size
         self.device = device
         self._model = None
+        self._lock = threading.Lock()  # the app may ask for it from two workers at once
 
     @property
     def tokenizer_file(self) -> Path:
@@ -39,6 +41,10 @@ class SentenceTransformerEmbedder:
 
     @property
     def model(self):
+        with self._lock:
+            return self._load()
+
+    def _load(self):
         if self._model is None:
             from sentence_transformers import SentenceTransformer
             from transformers.utils import logging as hf_logging

@@ -14,11 +14,20 @@ pip install --upgrade pip
 # torch first and pinned: this machine's local CPU wheel. Anything else pulls GBs of CUDA.
 pip install torch==2.13.0
 
-# llama.cpp is compiled on install. A -march=native build turns on AMX on recent Xeons,
-# and llama.cpp's AMX matmul crashes there; an AVX2 build runs on any x86-64 laptop of
-# the last ten years. The wheel is built once per version and flags, then reused.
+# llama.cpp is compiled on install, for this machine's CPU: every x86 extension it has,
+# except AMX, whose matmul kernels crash llama.cpp 0.3.36 on recent Xeons (a plain
+# -march=native build turns them on). The wheel is built once per version and flags.
 LLAMA_VERSION=0.3.36
-LLAMA_CMAKE_ARGS=${LLAMA_CMAKE_ARGS:-"-DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON -DGGML_BMI2=ON -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_EXAMPLES=OFF"}
+cpu_flags() {
+  local have args="-DGGML_NATIVE=OFF -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_EXAMPLES=OFF"
+  have=" $(grep -m1 '^flags' /proc/cpuinfo 2>/dev/null | cut -d: -f2) "
+  for pair in avx:AVX avx2:AVX2 fma:FMA f16c:F16C bmi2:BMI2 avx_vnni:AVX_VNNI \
+              avx512f:AVX512 avx512vbmi:AVX512_VBMI avx512_vnni:AVX512_VNNI avx512_bf16:AVX512_BF16; do
+    [[ $have == *" ${pair%%:*} "* ]] && args+=" -DGGML_${pair#*:}=ON"
+  done
+  echo "$args"
+}
+LLAMA_CMAKE_ARGS=${LLAMA_CMAKE_ARGS:-$(cpu_flags)}
 key=$(echo "$LLAMA_VERSION $LLAMA_CMAKE_ARGS" | sha256sum | cut -c1-12)
 wheels="$HOME/.cache/firm-copilot/wheels/llama-$key"
 if ! compgen -G "$wheels/llama_cpp_python-*.whl" >/dev/null; then

@@ -48,7 +48,7 @@ def test_index_summary(indexed) -> None:
 def test_answer_streams_and_cites_real_files_and_pages(indexed) -> None:
     engine, docs, _, _ = indexed
     pieces: list[str] = []
-    answer = engine.ask("Which state's laws govern the Master Services Agreement?", on_token=pieces.append)
+    answer = engine.ask("Can Bluefield terminate the agreement for convenience?", on_token=pieces.append)
     assert answer.found and len(pieces) > 1
     assert answer.timings.first_token_ms > 0 and answer.timings.completion_tokens > 0
     assert answer.sources
@@ -59,8 +59,8 @@ def test_answer_streams_and_cites_real_files_and_pages(indexed) -> None:
             reader = PdfReader(file)
             assert 1 <= c.page <= len(reader.pages)
             assert c.text.split()[0] in reader.pages[c.page - 1].extract_text()
-    top = answer.sources[0]
-    assert top.source == "master-services-agreement-acme-bluefield.pdf" and top.page == 3
+    top = answer.sources[0]  # the termination clause
+    assert (top.source, top.page) == ("master-services-agreement-acme-bluefield.pdf", 3)
 
 
 def test_unrelated_question_gets_not_found(indexed) -> None:
@@ -128,4 +128,4 @@ def test_runs_with_no_network_at_all(tmp_path: Path, tiny_model: Path) -> None:
     assert out.returncode == 0, out.stderr
     out = _copilot(home, "--model", str(tiny_model), "ask", "How long are e-mails kept?", prefix=no_net)
     assert out.returncode == 0, out.stderr
-    assert "Sources:" in out.stdout and "data-retention-policy.md" in out.stdout
+    assert "data-retention-policy.md, page 1" in out.stdout  # cited or consulted

@@ -96,3 +96,15 @@ async def test_errors_are_notifications_not_tracebacks() -> None:
         await app.workers.wait_for_complete()
         await pilot.pause()
         assert [n.message for n in app._notifications] == ["model file not found: /x.gguf"]
+
+
+@pytest.mark.asyncio
+async def test_an_uncited_answer_says_so_next_to_its_passages() -> None:
+    app = CopilotApp(FakeEngine("Three years."))
+    async with app.run_test() as pilot:
+        await ask(pilot, "how long is email kept")
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        sources = screen_text(app, "#sources")
+        assert "cites none" in sources and "[1] retention.md, page 1" in sources
+        assert screen_text(app, "#answer").startswith("how long is email kept")

@@ -9,6 +9,7 @@ notifications rather than tracebacks.
 from __future__ import annotations
 
 import threading
+from pathlib import Path
 
 from textual import on, work
 from textual.app import App, ComposeResult
@@ -41,6 +42,7 @@ class CopilotApp(App[None]):
         super().__init__()
         self.engine = engine
         self._cancel = threading.Event()
+        self._question = ""
         self._text = ""
 
     def compose(self) -> ComposeResult:
@@ -70,9 +72,9 @@ class CopilotApp(App[None]):
         if not question:
             return
         event.input.clear()
-        self._text = ""
+        self._question, self._text = question, ""
         self._cancel = threading.Event()
-        self.query_one("#answer", Static).update(f"[b]{_escape(question)}[/b]\n\n…")
+        self._show("…")
         self.query_one("#sources", Static).update("")
         self.generate(question, self._cancel)
 
@@ -87,21 +89,31 @@ class CopilotApp(App[None]):
         except CopilotError as exc:
             self.post_message(Failed(str(exc)))
 
+    def _show(self, body_markup: str) -> None:
+        self.query_one("#answer", Static).update(
+            f"[b]{_escape(self._question)}[/b]\n\n{body_markup}"
+        )
+
     def on_token(self, message: Token) -> None:
         self._text += message.text
-        self.query_one("#answer", Static).update(_escape(self._text))
+        self._show(_escape(self._text))
 
     def on_answered(self, message: Answered) -> None:
         answer: Answer = message.answer
         marker = "\n\n[i](cancelled)[/i]" if answer.cancelled else ""
-        self.query_one("#answer", Static).update(_escape(answer.text) + marker)
-        heading = "Sources" if answer.found else "Nearest passages (not relevant enough)"
+        self._show(_escape(answer.text) + marker)
+        if not answer.found:
+            heading = "Nearest passages (not relevant enough to answer from)"
+        elif answer.citations:
+            heading = "Sources"
+        else:
+            heading = "Passages consulted (the answer cites none: check it against them)"
         shown = answer.citations or answer.sources
         lines = [f"[b]{heading}[/b]"] + [_escape(c.label()) for c in shown]
         self.query_one("#sources", Static).update("\n".join(lines) if shown else "")
 
     def on_engine_ready(self, message: EngineReady) -> None:
-        self.sub_title = f"offline · {message.model}"
+        self.sub_title = f"offline · {Path(message.model).name}"
 
     def on_failed(self, message: Failed) -> None:
         self.notify(message.error, title="copilot", severity="error", timeout=10)
