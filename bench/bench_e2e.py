@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import platform
 import resource
 import shutil
@@ -73,7 +74,7 @@ def main() -> None:
 
     work = Path(tempfile.mkdtemp(prefix="copilot-bench-"))
     docs = (args.home or work) / "docs"
-    docs.mkdir(exist_ok=True)
+    docs.mkdir(parents=True, exist_ok=True)
     pdfs = sorted(CUAD.joinpath("pdfs").iterdir())[: args.pdfs]
     for pdf in pdfs:
         if not (docs / pdf.name).exists():
@@ -138,14 +139,20 @@ def main() -> None:
     table = "\n".join(f"| {k:<{width}} | {v} |" for k, v in rows)
     header = f"| {'measure':<{width}} | value |\n|{'-' * (width + 2)}|-------|"
     stamp = time.strftime("%Y-%m-%d %H:%M")
-    machine = f"{platform.machine()}, {len(__import__('os').sched_getaffinity(0))} cores, Python {platform.python_version()}"
+    import llama_cpp
+
+    isa = [f.split("=")[0].strip() for f in llama_cpp.llama_print_system_info().decode().split("|")
+           if f.strip().endswith("= 1") and "AVX" in f]
+    machine = (f"{platform.machine()}, {len(os.sched_getaffinity(0))} cores, Python "
+               f"{platform.python_version()}, llama-cpp-python {llama_cpp.__version__} ({' '.join(isa)})")
     print(header + "\n" + table)
 
     results = HERE / "results"
     results.mkdir(exist_ok=True)
     (results / f"e2e-{time.strftime('%Y%m%d-%H%M%S')}.json").write_text(
         json.dumps({"when": stamp, "machine": machine, "rows": dict(rows), "args": vars(args),
-                    "ttft_ms": ttft, "tokens_per_s": ours, "plain_tokens_per_s": theirs}, indent=2)
+                    "ttft_ms": ttft, "tokens_per_s": ours, "plain_tokens_per_s": theirs},
+                   indent=2, default=str)
     )
     with (HERE / "RESULTS.md").open("a") as fh:
         fh.write(f"\n## bench_e2e.py — {stamp} — {machine}\n\n"
