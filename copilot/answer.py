@@ -126,6 +126,6 @@ class Answerer:
         )
         by_number = {c.n: c for c in sources}
         cited = tuple(by_number[n] for n in cited_numbers(text) if n in by_number)
-        if not cancelled and (not text or NOT_FOUND_MARK.match(text)):
+        if not cancelled and (not text or NOT_FOUND_MARK.match(CITE.sub("", text))):
             return Answer(question, NOT_FOUND, False, sources=tuple(sources), timings=timings)
         return Answer(question, text, True, cited, tuple(sources), timings, cancelled)

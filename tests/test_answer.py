@@ -52,8 +52,9 @@ def test_nothing_relevant_means_no_generation_and_a_plain_not_found() -> None:
     assert answer.sources  # the nearest passages are still shown
 
 
-def test_model_saying_not_found_becomes_the_plain_message() -> None:
-    answer = answerer("NOT FOUND").ask("Which laws govern the agreement?")
+@pytest.mark.parametrize("reply", ["NOT FOUND", "[1] NOT FOUND", "Not found in the sources."])
+def test_model_saying_not_found_becomes_the_plain_message(reply: str) -> None:
+    answer = answerer(reply).ask("Which laws govern the agreement?")
     assert not answer.found and answer.text == NOT_FOUND
 
 
