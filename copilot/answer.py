@@ -14,6 +14,7 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 
+from copilot.errors import QuestionTooLong
 from copilot.retrieval import Retriever
 from copilot.types import Answer, Citation, Generator, Hit, Timings
 
@@ -73,8 +74,14 @@ class Answerer:
                 {"role": "user", "content": user_message(question, sources)},
             ]
             used = sum(self.generator.count_tokens(m["content"]) + 8 for m in msgs)
-            if used + self.max_tokens <= window or len(sources) <= 1:
+            if used + self.max_tokens <= window:
                 return msgs, sources
+            if len(sources) <= 1:
+                raise QuestionTooLong(
+                    f"the question and one passage need {used} tokens plus {self.max_tokens} "
+                    f"for the answer: more than the model's {window}-token context window; "
+                    "shorten the question or raise context_window"
+                )
             sources = sources[:-1]
 
     def ask(

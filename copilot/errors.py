@@ -34,6 +34,10 @@ class IndexBusy(CopilotError):
     exit_code = 5
 
 
+class QuestionTooLong(CopilotError):
+    """A question that cannot fit the model's context window with even one passage."""
+
+
 class NetworkRefused(CopilotError, ConnectionRefusedError):
     """The offline guard refused an outbound connection.
 

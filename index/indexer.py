@@ -51,7 +51,7 @@ class Summary:
     removed: int = 0
     pages: int = 0
     chunks: int = 0
-    ignored: int = 0  # files of types we do not read
+    ignored: dict[str, int] = field(default_factory=dict)  # unsupported suffix → files
     skipped: list[tuple[str, str]] = field(default_factory=list)
     seconds: float = 0.0
 
@@ -61,7 +61,14 @@ class Summary:
             f"{self.files} files: {self.indexed} indexed ({self.pages} pages, "
             f"{self.chunks} chunks embedded), {self.unchanged} unchanged, "
             f"{self.removed} removed, {len(self.skipped)} skipped; {self.seconds:.1f} s"
-        )
+        ) + self._ignored_note()
+
+    def _ignored_note(self) -> str:
+        if not self.ignored:
+            return ""
+        kinds = ", ".join(f"{n} {suffix}" for suffix, n in sorted(self.ignored.items()))
+        n = sum(self.ignored.values())
+        return f"\n{n} file{'s' if n > 1 else ''} of unsupported type not read ({kinds})"
 
 
 @contextmanager
@@ -125,7 +132,8 @@ class Indexer:
 
     def _one(self, file: Path, source: str, summary: Summary) -> int:
         if not loaders.supported(file):
-            summary.ignored += 1
+            suffix = file.suffix.lower() or "(no extension)"
+            summary.ignored[suffix] = summary.ignored.get(suffix, 0) + 1
             return 0
         summary.files += 1
         path, st = str(file), file.stat()

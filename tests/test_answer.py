@@ -3,6 +3,7 @@ import threading
 import pytest
 
 from copilot.answer import NOT_FOUND, Answerer, cited_numbers
+from copilot.errors import QuestionTooLong
 from copilot.retrieval import Retriever
 
 from fakes import BagOfWordsEmbedder, ListStore, ScriptedGenerator, chunk
@@ -80,6 +81,13 @@ def test_prompt_fits_the_context_window_by_dropping_weakest_sources() -> None:
     used = sum(len(m["content"].split()) + 8 for m in messages)
     assert used + 64 <= a.generator.context_window
     assert len(answer.sources) < 3
+
+
+def test_a_question_too_long_for_the_window_is_a_clear_error() -> None:
+    a = answerer("Delaware [1].", window=200)
+    with pytest.raises(QuestionTooLong, match="200-token context window"):
+        a.ask("Which law governs " + "the agreement " * 100)
+    assert a.generator.calls == []
 
 
 def test_unversioned_chunks_are_invisible() -> None:

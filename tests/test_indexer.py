@@ -55,7 +55,8 @@ def test_bad_files_are_reported_and_the_run_goes_on(config, corpus: Path) -> Non
     (corpus / "empty.txt").write_bytes(b"")
     (corpus / "picture.png").write_bytes(b"\x89PNG")
     summary = Copilot(config).index([corpus])
-    assert summary.indexed == 5 and summary.ignored == 1
+    assert summary.indexed == 5 and summary.ignored == {".png": 1}
+    assert summary.line().endswith("\n1 file of unsupported type not read (1 .png)")
     reasons = dict(summary.skipped)
     assert set(reasons) == {"scan.pdf", "empty.txt"}
     assert reasons["empty.txt"] == "empty file"
