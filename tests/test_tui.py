@@ -60,6 +60,13 @@ async def ask(pilot, text: str) -> None:
     await pilot.press("enter")
 
 
+async def ask_and_wait(pilot, text: str) -> None:
+    """Type a question, press Enter, and wait for the answer to be on screen."""
+    await ask(pilot, text)
+    await pilot.app.workers.wait_for_complete()
+    await pilot.pause()
+
+
 def screen_text(app, selector: str) -> str:
     return str(app.query_one(selector).render())
 
@@ -68,9 +75,7 @@ def screen_text(app, selector: str) -> str:
 async def test_question_streams_an_answer_with_sources() -> None:
     app = CopilotApp(FakeEngine("E-mail is kept for three years [1]."))
     async with app.run_test() as pilot:
-        await ask(pilot, "how long is email kept")
-        await app.workers.wait_for_complete()
-        await pilot.pause()
+        await ask_and_wait(pilot, "how long is email kept")
         assert "three years [1]" in screen_text(app, "#answer")
         assert "[1] retention.md, page 1" in screen_text(app, "#sources")
         assert app.sub_title.endswith("fake-model")
@@ -102,9 +107,7 @@ async def test_errors_are_notifications_not_tracebacks() -> None:
 async def test_an_uncited_answer_says_so_next_to_its_passages() -> None:
     app = CopilotApp(FakeEngine("Three years."))
     async with app.run_test() as pilot:
-        await ask(pilot, "how long is email kept")
-        await app.workers.wait_for_complete()
-        await pilot.pause()
+        await ask_and_wait(pilot, "how long is email kept")
         sources = screen_text(app, "#sources")
         assert "cites none" in sources and "[1] retention.md, page 1" in sources
         assert screen_text(app, "#answer").startswith("how long is email kept")
