@@ -94,20 +94,13 @@ def ask(ctx: click.Context, question: str, as_json: bool, top_k: int | None, max
         click.echo(json.dumps(answer.to_dict(), indent=2))
         return
     click.echo()
-    if not answer.found:
-        if "".join(streamed).strip() != answer.text:  # the model said it its own way
-            click.echo(answer.text)
-        if answer.sources:
-            click.echo("\nNearest passages (not relevant enough to answer from):")
-            for c in answer.sources:
-                click.echo(f"  {c.label()} (score {c.score:.2f})")
-        return
-    if answer.citations:
-        click.echo("\nSources:")
-    else:
-        click.echo("\nPassages consulted (the answer cites none: check it against them):")
-    for c in answer.citations or answer.sources:
-        click.echo(f"  {c.label()}")
+    if not answer.found and "".join(streamed).strip() != answer.text:
+        click.echo(answer.text)  # the model said it its own way
+    if answer.shown_sources:
+        click.echo(f"\n{answer.sources_heading}:")
+    for c in answer.shown_sources:
+        score = "" if answer.found else f" (score {c.score:.2f})"
+        click.echo(f"  {c.label()}{score}")
 
 
 @main.command()

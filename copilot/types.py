@@ -90,6 +90,20 @@ class Answer:
     timings: Timings = field(default_factory=lambda: Timings(0.0))
     cancelled: bool = False
 
+    @property
+    def shown_sources(self) -> tuple[Citation, ...]:
+        """What to list under the answer: its citations, else every passage it was given."""
+        return self.citations or self.sources
+
+    @property
+    def sources_heading(self) -> str:
+        """The heading of that list, saying plainly what the passages are."""
+        if not self.found:
+            return "Nearest passages (not relevant enough to answer from)"
+        if self.citations:
+            return "Sources"
+        return "Passages consulted (the answer cites none: check it against them)"
+
     def to_dict(self) -> dict:
         """A JSON-ready form (used by `copilot ask --json`)."""
         from dataclasses import asdict

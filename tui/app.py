@@ -102,14 +102,8 @@ class CopilotApp(App[None]):
         answer: Answer = message.answer
         marker = "\n\n[i](cancelled)[/i]" if answer.cancelled else ""
         self._show(_escape(answer.text) + marker)
-        if not answer.found:
-            heading = "Nearest passages (not relevant enough to answer from)"
-        elif answer.citations:
-            heading = "Sources"
-        else:
-            heading = "Passages consulted (the answer cites none: check it against them)"
-        shown = answer.citations or answer.sources
-        lines = [f"[b]{heading}[/b]"] + [_escape(c.label()) for c in shown]
+        shown = answer.shown_sources
+        lines = [f"[b]{answer.sources_heading}[/b]"] + [_escape(c.label()) for c in shown]
         self.query_one("#sources", Static).update("\n".join(lines) if shown else "")
 
     def on_engine_ready(self, message: EngineReady) -> None:
