@@ -13,8 +13,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import platform
 import resource
 import shutil
 import statistics
@@ -27,10 +25,12 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 CUAD = ROOT.parent / "shared" / "eval" / "cuad"
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(HERE))
 
 from copilot.answer import citations_for  # noqa: E402
 from copilot.config import Config  # noqa: E402
 from copilot.engine import Copilot  # noqa: E402
+from report import machine, record  # noqa: E402
 
 
 def peak_rss_mb() -> float:
@@ -135,30 +135,14 @@ def main() -> None:
         ("product / plain ratio", f"{ours_tps / plain_tps:.3f}"),
         ("peak RSS", f"{peak_rss_mb():.0f} MB"),
     ]
-    width = max(len(k) for k, _ in rows)
-    table = "\n".join(f"| {k:<{width}} | {v} |" for k, v in rows)
-    header = f"| {'measure':<{width}} | value |\n|{'-' * (width + 2)}|-------|"
-    stamp = time.strftime("%Y-%m-%d %H:%M")
     import llama_cpp
 
     isa = [f.split("=")[0].strip() for f in llama_cpp.llama_print_system_info().decode().split("|")
            if f.strip().endswith("= 1") and "AVX" in f]
-    machine = (f"{platform.machine()}, {len(os.sched_getaffinity(0))} cores, Python "
-               f"{platform.python_version()}, llama-cpp-python {llama_cpp.__version__} ({' '.join(isa)})")
-    print(header + "\n" + table)
-
-    results = HERE / "results"
-    results.mkdir(exist_ok=True)
-    (results / f"e2e-{time.strftime('%Y%m%d-%H%M%S')}.json").write_text(
-        json.dumps({"when": stamp, "machine": machine, "rows": dict(rows), "args": vars(args),
-                    "ttft_ms": ttft, "tokens_per_s": ours, "plain_tokens_per_s": theirs},
-                   indent=2, default=str)
-    )
-    with (HERE / "RESULTS.md").open("a") as fh:
-        fh.write(f"\n## bench_e2e.py — {stamp} — {machine}\n\n"
-                 f"`{' '.join(sys.argv[1:]) or '(defaults)'}`: {args.pdfs} CUAD PDFs, "
-                 f"{args.questions} questions, max {args.max_tokens} answer tokens.\n\n"
-                 f"{header}\n{table}\n")
+    where = f"{machine()}, llama-cpp-python {llama_cpp.__version__} ({' '.join(isa)})"
+    note = f"{args.pdfs} CUAD PDFs, {args.questions} questions, max {args.max_tokens} answer tokens."
+    record(__file__, rows, note, {"args": vars(args), "ttft_ms": ttft, "tokens_per_s": ours,
+                                  "plain_tokens_per_s": theirs}, where)
     shutil.rmtree(work, ignore_errors=True)
 
 

@@ -39,13 +39,16 @@ TokenFn = Callable[[str], None]
 def citations_for(hits: Sequence[Hit]) -> list[Citation]:
     """Number hits 1..n as the model and the user will see them."""
     return [
-        Citation(i, h.chunk.source, h.chunk.path, h.chunk.page, round(h.score, 4), h.chunk.text)
+        Citation(
+            i, h.chunk.source, h.chunk.path, h.chunk.page, round(h.score, 4),
+            h.chunk.text, h.chunk.heading,
+        )
         for i, h in enumerate(hits, 1)
     ]
 
 
 def user_message(question: str, sources: Sequence[Citation]) -> str:
-    blocks = [f"[{c.n}] {c.source}, page {c.page}\n{c.text}" for c in sources]
+    blocks = [f"{c.label()}\n{c.text}" for c in sources]
     return "Sources:\n\n" + "\n\n".join(blocks) + f"\n\nQuestion: {question}"
 
 

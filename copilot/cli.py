@@ -57,18 +57,42 @@ def main(ctx: click.Context, home: Path | None, model: str | None) -> None:
 
 
 @main.command()
-@click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
+@click.option("--password-file", type=click.Path(path_type=Path, dir_okay=False),
+              help="Passwords to try on encrypted files, one per line (# starts a comment).")
+@click.option("--status", "show_status", is_flag=True,
+              help="Print the manifest: every file indexed, skipped (with reason) or stale.")
+@click.option("--json", "as_json", is_flag=True, help="Print the run's summary (or --status) as JSON.")
 @click.pass_context
-def index(ctx: click.Context, paths: tuple[Path, ...]) -> None:
-    """Index documents (PDF, Markdown, text) in PATHS, incrementally."""
+def index(ctx: click.Context, paths: tuple[Path, ...], password_file: Path | None,
+          show_status: bool, as_json: bool) -> None:
+    """Index documents in PATHS, incrementally.
+
+    Reads PDF, Word (.docx), HTML, e-mail (.eml), Markdown and text files.
+    Exit status: 0 when every file was read, 1 when some were skipped (each
+    is listed with its reason), 2 or more on errors.
+    """
     from copilot.progress import IndexBar
+    from copilot.status import read_passwords, show
 
     engine = _engine(ctx)
-    with IndexBar(enabled=sys.stderr.isatty()) as bar:
-        summary = engine.index(paths, bar)
-    click.echo(summary.line())
-    for source, reason in summary.skipped:
-        click.echo(f"  skipped {source}: {reason}")
+    if show_status:
+        show(engine.status(), as_json, click.echo)
+        return
+    if not paths:
+        raise click.UsageError("give one or more files or folders to index (or --status)")
+    passwords = read_passwords(password_file, warn=lambda m: click.secho(m, fg="yellow", err=True)) if password_file else ()
+    with IndexBar(enabled=sys.stderr.isatty() and not as_json) as bar:
+        summary = engine.index(paths, bar, passwords)
+    if as_json:
+        click.echo(json.dumps(summary.to_dict(), indent=2))
+    else:
+        click.echo(summary.line())
+        for source, reason in summary.skipped:
+            click.echo(f"  skipped {source}: {reason}")
+        for source, problem in summary.partial:
+            click.echo(f"  partly read {source}: {problem}")
+    ctx.exit(1 if summary.skipped else 0)
 
 
 @main.command()

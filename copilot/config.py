@@ -35,6 +35,8 @@ class Config:
     home: Path = dataclasses.field(default_factory=default_home)
     model: str = "qwen2.5-coder-0.5b"  # a packaged model's name or a GGUF path
     embedder: str = ""  # a sentence-transformers folder; empty: the packaged MiniLM
+    embed_backend: str = "onnx-int8"  # onnx-int8 (fastest), onnx (fp32) or torch (sentence-transformers)
+    models_home: str = ""  # where prepared models are kept; empty: $COPILOT_HOME/models
     context_window: int = 4096
     max_tokens: int = 512
     temperature: float = 0.0
@@ -56,7 +58,8 @@ class Config:
 
     @property
     def models_dir(self) -> Path:
-        return self.home / "models"
+        """Assembled GGUF files and embedder exports (shareable between homes)."""
+        return Path(self.models_home).expanduser() if self.models_home else self.home / "models"
 
     @property
     def offline_log(self) -> Path:
@@ -69,6 +72,7 @@ class Config:
 
 
 _FIELDS = {f.name: f for f in fields(Config)}
+CHOICES = {"embed_backend": ("onnx-int8", "onnx", "torch")}
 _DEFAULTS = Config(home=Path("."))
 
 
@@ -79,11 +83,16 @@ def _coerce(name: str, value: Any, origin: str) -> Any:
     try:
         if name == "home":
             return Path(str(value)).expanduser()
-        return kind(value)
+        value = kind(value)
     except (TypeError, ValueError):
         raise ConfigError(
             f"setting {name!r} in {origin} should be {kind.__name__}, got {value!r}"
         ) from None
+    if name in CHOICES and value not in CHOICES[name]:
+        raise ConfigError(
+            f"setting {name!r} in {origin} should be one of {', '.join(CHOICES[name])}, got {value!r}"
+        )
+    return value
 
 
 def _coerce_all(values: Mapping[str, Any], origin: str) -> dict[str, Any]:

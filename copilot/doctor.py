@@ -31,7 +31,13 @@ def report(config: Config, echo: Callable[[str], None]) -> bool:
     except CopilotError as exc:
         line(False, "language model", str(exc))
     try:
-        line(True, "embedding model", str(resolve_embedder(config.embedder)))
+        from index.embedding import export_dir
+
+        folder = resolve_embedder(config.embedder)
+        exported = export_dir(folder, config.models_dir / "embedders")
+        state = "exported" if exported.is_dir() else "exported on first use"
+        detail = f"{folder} ({config.embed_backend}"
+        line(True, "embedding model", detail + (f", {state})" if config.embed_backend != "torch" else ")"))
     except CopilotError as exc:
         line(False, "embedding model", str(exc))
     echo(f"     {'packaged models':<18} {', '.join(PACKAGED)}")
@@ -41,11 +47,13 @@ def report(config: Config, echo: Callable[[str], None]) -> bool:
         from index.manifest import Manifest
 
         db = Manifest(manifest)
-        t = db.totals()
+        t, built_with, pending = db.totals(), db.setting("embedder"), db.pending()
         db.close()
-        line(True, "index", (
+        line(not pending, "index", (
             f"{config.index_dir}, {_size(config.index_dir) / 1e6:.1f} MB: {t['files']} files, "
-            f"{t['pages']} pages, {t['chunks']} chunks, {t['skipped']} skipped"
+            f"{t['pages']} pages, {t['chunks']} chunks, {t['skipped']} skipped; embedder {built_with}"
+            + (f"; {len(pending)} files left half-written by a stopped run (the next index fixes them)"
+               if pending else "")
         ))
     else:
         line(True, "index", f"{config.index_dir}: empty (run: copilot index FOLDER)")

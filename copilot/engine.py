@@ -8,18 +8,22 @@ this object and nothing below it.
 
 from __future__ import annotations
 
+import os
 import threading
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 from copilot import offline
 from copilot.answer import Answerer, TokenFn
 from copilot.config import Config
-from copilot.errors import IndexEmpty
+from copilot.errors import IndexEmpty, IndexStale
 from copilot.models import ProgressFn, resolve_embedder, resolve_llm
 from copilot.retrieval import Retriever
 from copilot.types import Answer
+
+if TYPE_CHECKING:
+    from index.manifest import Entry
 
 T = TypeVar("T")
 
@@ -43,10 +47,11 @@ class Copilot:
 
     @property
     def embedder(self):
-        from index.embedding import SentenceTransformerEmbedder
+        from index.embedding import make_embedder
 
-        return self._part("embedder", lambda: SentenceTransformerEmbedder(
-            resolve_embedder(self.config.embedder), batch_size=self.config.embed_batch
+        c = self.config
+        return self._part("embedder", lambda: make_embedder(
+            resolve_embedder(c.embedder), c.embed_backend, c.models_dir / "embedders", c.embed_batch
         ))
 
     @property
@@ -86,8 +91,11 @@ class Copilot:
 
         return self._part("answerer", make)
 
-    def index(self, paths: Iterable[Path], progress=None):
-        """Bring the index in step with `paths` (see `index.indexer`)."""
+    def index(self, paths: Iterable[Path], progress=None, passwords: Sequence[str] = ()):
+        """Bring the index in step with `paths` (see `index.indexer`).
+
+        `passwords` are tried, in turn, on encrypted files.
+        """
         from index.chunking import Chunker
         from index.indexer import Indexer, writer_lock
 
@@ -96,8 +104,27 @@ class Copilot:
                 self.embedder.tokenizer_file, self.config.chunk_tokens,
                 self.config.chunk_overlap, self.embedder.window,
             )
-            indexer = Indexer(self.store, self.manifest, chunker, self.embedder)
+            indexer = Indexer(self.store, self.manifest, chunker, self.embedder, passwords)
             return indexer.run(paths, progress)
+
+    def status(self) -> list[tuple[str, "Entry"]]:
+        """Every file the index knows, with its state now: indexed, skipped, stale or pending.
+
+        Stale means the file changed or disappeared since it was indexed (the
+        next `copilot index` of its folder will catch up).
+        """
+        manifest = self.manifest
+        pending = set(manifest.pending())
+        rows = []
+        for entry in manifest.entries():
+            try:
+                st = os.stat(entry.path)
+                changed = (st.st_size, st.st_mtime_ns) != (entry.size, entry.mtime_ns)
+            except OSError:
+                changed = True
+            state = "pending" if entry.path in pending else "stale" if changed else entry.status
+            rows.append((state, entry))
+        return rows
 
     def ask(
         self,
@@ -109,5 +136,13 @@ class Copilot:
         if not self.manifest.indexed_versions():
             raise IndexEmpty(
                 f"nothing is indexed yet in {self.config.index_dir}; run: copilot index FOLDER"
+            )
+        from index.indexer import embedder_name
+
+        built_with = self.manifest.setting("embedder")
+        if built_with and built_with != embedder_name(self.embedder):
+            raise IndexStale(
+                f"the index was built with the embedder {built_with}, not "
+                f"{embedder_name(self.embedder)}; run `copilot index` on your folders to rebuild it"
             )
         return self.answerer.ask(question, on_token, cancel)

@@ -34,6 +34,12 @@ class IndexBusy(CopilotError):
     exit_code = 5
 
 
+class IndexStale(CopilotError):
+    """The index was built with another embedder and must be rebuilt."""
+
+    exit_code = 4
+
+
 class QuestionTooLong(CopilotError):
     """A question that cannot fit the model's context window with even one passage."""
 

@@ -4,26 +4,30 @@ from __future__ import annotations
 
 
 class IndexBar:
-    """An `index.indexer.Progress` that draws a rich progress bar, when enabled."""
+    """An `index.report.Progress` drawing files, pages, chunks, ETA and the current file.
+
+    The bar advances by bytes (known for every file up front), part-way
+    through a large file as its chunks are embedded, so the ETA keeps moving.
+    """
 
     def __init__(self, enabled: bool):
         self.enabled = enabled
         self._bar = None
         self._task = None
-        self._chunks = 0
+        self._files = self._pages = self._chunks = self._total_files = 0
+        self._size = 0
+        self._credited = 0  # bytes of the current file already shown as done
 
     def __enter__(self) -> "IndexBar":
         if self.enabled:
             from rich.console import Console
-            from rich.progress import (
-                BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn,
-            )
+            from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 
             self._bar = Progress(
                 TextColumn("indexing"),
                 BarColumn(),
-                MofNCompleteColumn(),
-                TextColumn("files · {task.fields[chunks]} chunks ·"),
+                TextColumn("{task.fields[files]} files · {task.fields[pages]} pages · "
+                           "{task.fields[chunks]} chunks · ETA"),
                 TimeRemainingColumn(),
                 TextColumn("{task.fields[current]}", style="dim"),
                 console=Console(stderr=True),
@@ -36,15 +40,36 @@ class IndexBar:
         if self._bar is not None:
             self._bar.__exit__(*exc)
 
-    def start(self, files: int) -> None:
+    def _show(self, **fields) -> None:
         if self._bar is not None:
-            self._task = self._bar.add_task("index", total=files, chunks=0, current="")
+            self._bar.update(
+                self._task, files=f"{self._files}/{self._total_files}", pages=self._pages,
+                chunks=self._chunks, **fields,
+            )
 
-    def file(self, source: str) -> None:
+    def start(self, files: int, total_bytes: int) -> None:
+        self._total_files = files
         if self._bar is not None:
-            self._bar.update(self._task, current=source[-50:])
+            self._task = self._bar.add_task(
+                "index", total=max(total_bytes, 1), files="", pages=0, chunks=0, current=""
+            )
+        self._show()
 
-    def done(self, source: str, chunks: int) -> None:
+    def file(self, source: str, size: int) -> None:
+        self._size, self._credited = size, 0
+        self._show(current=source[-50:])
+
+    def advance(self, pages: int, chunks: int, fraction: float) -> None:
+        self._pages += pages
         self._chunks += chunks
-        if self._bar is not None:
-            self._bar.update(self._task, advance=1, chunks=self._chunks)
+        self._step(int(self._size * fraction))
+
+    def _step(self, credit: int) -> None:
+        if self._bar is not None and credit > self._credited:
+            self._bar.advance(self._task, credit - self._credited)
+        self._credited = max(self._credited, credit)
+        self._show()
+
+    def done(self, source: str) -> None:
+        self._files += 1
+        self._step(self._size)

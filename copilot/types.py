@@ -15,10 +15,40 @@ from typing import Protocol, runtime_checkable
 
 @dataclass(frozen=True)
 class Page:
-    """The text of one page of a document (a whole text file is page 1)."""
+    """A run of a document's text with one place to cite.
+
+    `number` is the printed page (PDF) or 0 for formats without pages (Word,
+    HTML, e-mail, Markdown, text); `heading` is the path of headings above the
+    text ("Chapter 3 > Leave > Sick leave"), empty where there are none.  A
+    chunk never spans two `Page`s, so each chunk has one page and one heading.
+    """
 
     number: int
     text: str
+    heading: str = ""
+
+
+@dataclass(frozen=True)
+class Document:
+    """What a loader makes of one file.
+
+    `title` and `meta` (author, date, e-mail headers...) describe the whole
+    file; `problems` says what could not be read in a file that was otherwise
+    read ("pages 3, 4: corrupt content stream"), so the user is told.
+    """
+
+    pages: tuple[Page, ...]
+    title: str = ""
+    meta: dict[str, str] = field(default_factory=dict)
+    problems: tuple[str, ...] = ()
+
+
+def place(page: int, heading: str) -> str:
+    """Where a passage is, as users read it: "page 4", "Leave > Sick leave"."""
+    parts = [f"page {page}"] if page else []
+    if heading:
+        parts.append(heading)
+    return ", ".join(parts)
 
 
 @dataclass(frozen=True)
@@ -31,11 +61,24 @@ class Chunk:
     number: int  # position of the chunk within its document, from 0
     text: str
     doc_sha256: str
+    heading: str = ""
 
     @property
     def id(self) -> str:
-        """A stable id: one document version, one position."""
-        return f"{self.doc_sha256[:16]}:{self.number}"
+        """A stable id: one file, one version, one position.
+
+        The path is part of it: two copies of one document in different
+        folders are two sources, and deleting one must not touch the other.
+        """
+        from hashlib import sha256
+
+        where = sha256(self.path.encode()).hexdigest()[:12]
+        return f"{where}-{self.doc_sha256[:16]}:{self.number}"
+
+    @property
+    def embed_text(self) -> str:
+        """What the embedder reads: the heading path gives a short passage its context."""
+        return f"{self.heading}\n{self.text}" if self.heading else self.text
 
 
 @dataclass(frozen=True)
@@ -56,10 +99,17 @@ class Citation:
     page: int
     score: float
     text: str
+    heading: str = ""
+
+    @property
+    def place(self) -> str:
+        """"page 4" and/or the heading path: where in the file the passage is."""
+        return place(self.page, self.heading)
 
     def label(self) -> str:
         """`[n] file, page N`: the form users read citations in."""
-        return f"[{self.n}] {self.source}, page {self.page}"
+        where = self.place
+        return f"[{self.n}] {self.source}" + (f", {where}" if where else "")
 
 
 @dataclass(frozen=True)

@@ -6,7 +6,10 @@ with its tokenizer, never guessed from characters.  Chunks follow the text's
 structure: paragraphs first, then sentences, and only a sentence longer than
 a whole chunk is cut mid-way.  Consecutive chunks share a little overlap so a
 clause split across two chunks is still found whole in one of them.  A chunk
-never spans two pages, so every chunk has exactly one page to cite.
+never spans two pages (or two sections of a Word, HTML or Markdown file), so
+every chunk has exactly one page and one heading path to cite.  The heading
+path is read by the embedder with the chunk, so its budget is taken from the
+chunk's.
 """
 
 from __future__ import annotations
@@ -41,20 +44,27 @@ class Chunker:
         """Every chunk of a document, numbered in reading order."""
         number = 0
         for page in pages:
-            for text in self.split(page.text):
-                yield Chunk(path, source, page.number, number, text, sha)
+            heading = page.heading
+            budget = self.max_tokens
+            if heading:
+                budget -= self.count(heading) + 1  # +1 for the newline that joins them
+                if budget < self.max_tokens // 2:  # a heading path longer than the text it heads
+                    heading, budget = "", self.max_tokens
+            for text in self.split(page.text, budget):
+                yield Chunk(path, source, page.number, number, text, sha, heading)
                 number += 1
 
-    def split(self, text: str) -> list[str]:
-        """Cut one page's text into chunk texts."""
+    def split(self, text: str, budget: int | None = None) -> list[str]:
+        """Cut one page's text into chunk texts of at most `budget` tokens."""
+        limit = budget or self.max_tokens
         units = list(self._units(text))
         if not units:
             return []
         counts = [len(e.ids) for e in self._tok.encode_batch(units, add_special_tokens=False)]
         pieces: list[tuple[str, int]] = []
         for unit, n in zip(units, counts):
-            pieces.extend(self._cut(unit) if n > self.max_tokens else [(unit, n)])
-        return self._pack(pieces)
+            pieces.extend(self._cut(unit, limit) if n > limit else [(unit, n)])
+        return self._pack(pieces, limit)
 
     @staticmethod
     def _units(text: str) -> Iterator[str]:
@@ -63,41 +73,41 @@ class Chunker:
             if paragraph:
                 yield from (s for s in _SENTENCE_END.split(paragraph) if s.strip())
 
-    def _cut(self, text: str) -> list[tuple[str, int]]:
+    def _cut(self, text: str, limit: int) -> list[tuple[str, int]]:
         """A sentence longer than a chunk, cut at token boundaries."""
         enc = self._tok.encode(text, add_special_tokens=False)
         words, offsets = enc.word_ids, enc.offsets
         out, start, total = [], 0, len(enc.ids)
         while start < total:
-            end = min(start + self.max_tokens, total)
+            end = min(start + limit, total)
             # Back off to a word boundary so re-tokenizing the piece cannot grow it.
             while start + 1 < end < total and words[end] is not None and words[end] == words[end - 1]:
                 end -= 1
             if end == start + 1 and end < total:  # one giant "word": cut anyway
-                end = min(start + self.max_tokens, total)
+                end = min(start + limit, total)
             piece = text[offsets[start][0] : offsets[end - 1][1]].strip()
             if piece:
                 out.append((piece, end - start))
             start = end
         return out
 
-    def _pack(self, pieces: list[tuple[str, int]]) -> list[str]:
+    def _pack(self, pieces: list[tuple[str, int]], limit: int) -> list[str]:
         chunks: list[str] = []
         current: list[tuple[str, int]] = []
         size = 0
         for text, n in pieces:
-            if current and size + n > self.max_tokens:
+            if current and size + n > limit:
                 chunks.append(" ".join(t for t, _ in current))
-                current, size = self._tail(current, n)
+                current, size = self._tail(current, n, limit)
             current.append((text, n))
             size += n
         if current:
             chunks.append(" ".join(t for t, _ in current))
         return chunks
 
-    def _tail(self, current: list[tuple[str, int]], incoming: int) -> tuple[list, int]:
+    def _tail(self, current: list[tuple[str, int]], incoming: int, limit: int) -> tuple[list, int]:
         """The last sentences of a chunk to repeat at the start of the next."""
-        budget = min(self.overlap, self.max_tokens - incoming)
+        budget = min(self.overlap, limit - incoming)
         tail: list[tuple[str, int]] = []
         size = 0
         for text, n in reversed(current):

@@ -3,8 +3,13 @@
 A file is hashed only when its size or mtime changed; a file whose content is
 unchanged costs no embedding.  A changed file's old chunks are replaced, a
 file gone from a folder loses its chunks, and a file that cannot be read is
-recorded with its reason and the run goes on.  The manifest row is written
-last, so until a file is complete no reader sees any of its new chunks.
+recorded with its reason and the run goes on.
+
+Crash safety: a file is marked pending in the manifest before the store is
+touched, and its manifest row (which clears the mark) is written last, in one
+SQLite transaction.  Readers only see chunks of versions the manifest lists
+as indexed, so a kill at any point leaves a consistent index, and the next
+run undoes whatever a killed run left half-written before doing anything else.
 """
 
 from __future__ import annotations
@@ -12,11 +17,10 @@ from __future__ import annotations
 import fcntl
 import os
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from pathlib import Path
-from typing import Protocol
 
 from copilot.errors import CopilotError, IndexBusy, SkipFile
 from copilot.models import sha256_of
@@ -24,51 +28,10 @@ from copilot.types import Embedder
 from index import loaders
 from index.chunking import Chunker
 from index.manifest import Entry, Manifest
+from index.report import Progress, Silent, Summary
 from index.store import ChromaStore
 
-
-class Progress(Protocol):
-    """What a run reports as it goes (the CLI draws a bar from it)."""
-
-    def start(self, files: int) -> None: ...
-    def file(self, source: str) -> None: ...
-    def done(self, source: str, chunks: int) -> None: ...
-
-
-class _Silent:
-    def start(self, files: int) -> None: ...
-    def file(self, source: str) -> None: ...
-    def done(self, source: str, chunks: int) -> None: ...
-
-
-@dataclass
-class Summary:
-    """What one run did."""
-
-    files: int = 0
-    indexed: int = 0
-    unchanged: int = 0
-    removed: int = 0
-    pages: int = 0
-    chunks: int = 0
-    ignored: dict[str, int] = field(default_factory=dict)  # unsupported suffix → files
-    skipped: list[tuple[str, str]] = field(default_factory=list)
-    seconds: float = 0.0
-
-    def line(self) -> str:
-        """The one-line summary printed at the end of `copilot index`."""
-        return (
-            f"{self.files} files: {self.indexed} indexed ({self.pages} pages, "
-            f"{self.chunks} chunks embedded), {self.unchanged} unchanged, "
-            f"{self.removed} removed, {len(self.skipped)} skipped; {self.seconds:.1f} s"
-        ) + self._ignored_note()
-
-    def _ignored_note(self) -> str:
-        if not self.ignored:
-            return ""
-        kinds = ", ".join(f"{n} {suffix}" for suffix, n in sorted(self.ignored.items()))
-        n = sum(self.ignored.values())
-        return f"\n{n} file{'s' if n > 1 else ''} of unsupported type not read ({kinds})"
+EMBED_STEP = 128  # chunks embedded between progress updates (and held in memory at once)
 
 
 @contextmanager
@@ -89,87 +52,129 @@ def writer_lock(folder: Path) -> Iterator[None]:
         os.close(fd)  # closing releases the lock, even after a kill
 
 
-def walk(paths: Iterable[Path]) -> Iterator[tuple[Path, Path, str]]:
-    """(root, file, shown name) for every visible file under the given paths."""
+def walk(paths: Iterable[Path]) -> Iterator[tuple[Path, str]]:
+    """(file, shown name) for every visible file under the given paths."""
     for root in paths:
         root = root.expanduser().resolve()
         if root.is_file():
-            yield root, root, root.name
+            yield root, root.name
         elif root.is_dir():
             for dirpath, dirnames, filenames in os.walk(root):
                 dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
                 for name in sorted(filenames):
                     if not name.startswith("."):
                         file = Path(dirpath) / name
-                        yield root, file, str(file.relative_to(root))
+                        yield file, str(file.relative_to(root))
         else:
             raise CopilotError(f"no such file or folder: {root}")
+
+
+def embedder_name(embedder: Embedder) -> str:
+    """What identifies an embedder's vectors: vectors of two embedders never mix."""
+    return str(getattr(embedder, "name", type(embedder).__name__))
 
 
 class Indexer:
     """Brings a store and its manifest in step with folders of documents."""
 
-    def __init__(self, store: ChromaStore, manifest: Manifest, chunker: Chunker, embedder: Embedder):
+    def __init__(
+        self, store: ChromaStore, manifest: Manifest, chunker: Chunker, embedder: Embedder,
+        passwords: Sequence[str] = (),
+    ):
         self.store, self.manifest = store, manifest
         self.chunker, self.embedder = chunker, embedder
+        self.passwords = tuple(passwords)
 
     def run(self, paths: Iterable[Path], progress: Progress | None = None) -> Summary:
-        progress = progress or _Silent()
+        progress = progress or Silent()
         started = time.perf_counter()
+        self.recover()
         roots = [Path(p).expanduser().resolve() for p in paths]
-        files = [(r, f, s) for r, f, s in walk(roots)]
         summary = Summary()
-        progress.start(len(files))
-        seen: set[str] = set()
-        for _root, file, source in files:
-            progress.file(source)
-            seen.add(str(file))
-            chunks = self._one(file, source, summary)
-            progress.done(source, chunks)
-        summary.removed = self._remove_missing(roots, seen)
+        files = []
+        for file, source in walk(roots):
+            if loaders.supported(file):
+                files.append((file, source, file.stat().st_size))
+            else:
+                suffix = file.suffix.lower() or "(no extension)"
+                summary.ignored[suffix] = summary.ignored.get(suffix, 0) + 1
+        progress.start(len(files), sum(size for *_, size in files))
+        for file, source, size in files:
+            progress.file(source, size)
+            self._one(file, source, summary, progress)
+            progress.done(source)
+        summary.removed = self._remove_missing(roots, {str(f) for f, *_ in files})
         summary.seconds = time.perf_counter() - started
         return summary
 
-    def _one(self, file: Path, source: str, summary: Summary) -> int:
-        if not loaders.supported(file):
-            suffix = file.suffix.lower() or "(no extension)"
-            summary.ignored[suffix] = summary.ignored.get(suffix, 0) + 1
-            return 0
+    def recover(self) -> None:
+        """Undo what a killed run left half-written; rebuild if the embedder changed."""
+        for path in self.manifest.pending():
+            self.store.delete_path(path)
+            self.manifest.remove(path)  # re-indexed from scratch on this run
+        name = embedder_name(self.embedder)
+        if self.manifest.setting("embedder") != name:
+            if self.manifest.entries():  # built by another embedder: its vectors cannot be mixed
+                self.store.clear()
+                for entry in self.manifest.entries():
+                    self.manifest.remove(entry.path)
+            self.manifest.set_setting("embedder", name)
+
+    def _one(self, file: Path, source: str, summary: Summary, progress: Progress) -> None:
         summary.files += 1
         path, st = str(file), file.stat()
         old = self.manifest.get(path)
-        if old and (old.size, old.mtime_ns) == (st.st_size, st.st_mtime_ns):
+        retry = bool(old and self.passwords and "password" in old.reason)
+        if old and (old.size, old.mtime_ns) == (st.st_size, st.st_mtime_ns) and not retry:
             return self._unchanged(old, summary)
         sha = sha256_of(file)
-        if old and old.sha256 == sha and old.source == source:
+        if old and old.sha256 == sha and old.source == source and not retry:
             self.manifest.put(replace(old, mtime_ns=st.st_mtime_ns, updated=0))
             return self._unchanged(old, summary)
         base = Entry(path, source, st.st_size, st.st_mtime_ns, sha, "skipped")
         try:
-            pages = loaders.load(file)
-            chunks = list(self.chunker.chunks(pages, path, source, sha))
+            doc = loaders.load(file, self.passwords)
+            chunks = list(self.chunker.chunks(doc.pages, path, source, sha))
             if not chunks:
                 raise SkipFile("no text")
-            vectors = self.embedder.embed([c.text for c in chunks])
+            vectors = self._embed(chunks, progress)
         except SkipFile as exc:
-            self.store.delete_path(path)  # an unreadable new version must not leave the old
+            if old and old.status == "indexed":  # an unreadable new version must not leave the old
+                self.manifest.begin(path)
+                self.store.delete_path(path)
             self.manifest.put(replace(base, reason=str(exc)))
             summary.skipped.append((source, str(exc)))
-            return 0
+            return
+        self.manifest.begin(path)
         self.store.delete_path(path)
         self.store.add(chunks, vectors)
-        self.manifest.put(replace(base, status="indexed", pages=len(pages), chunks=len(chunks)))
+        pages = len({p.number for p in doc.pages if p.number})  # formats without pages add none
+        self.manifest.put(replace(
+            base, status="indexed", reason="; ".join(doc.problems), pages=pages,
+            chunks=len(chunks), title=doc.title,
+        ))
         summary.indexed += 1
-        summary.pages += len(pages)
+        summary.pages += pages
         summary.chunks += len(chunks)
-        return len(chunks)
+        summary.partial += [(source, problem) for problem in doc.problems]
+
+    def _embed(self, chunks: list, progress: Progress) -> list[list[float]]:
+        """Vectors for a file's chunks, reporting progress as batches finish."""
+        vectors: list[list[float]] = []
+        pages_seen: set[int] = set()
+        for start in range(0, len(chunks), EMBED_STEP):
+            part = chunks[start : start + EMBED_STEP]
+            vectors += self.embedder.embed([c.embed_text for c in part])
+            new_pages = {c.page for c in part} - pages_seen
+            pages_seen |= new_pages
+            progress.advance(pages=len(new_pages), chunks=len(part), fraction=len(vectors) / len(chunks))
+        return vectors
 
     @staticmethod
-    def _unchanged(old: Entry, summary: Summary) -> int:
+    def _unchanged(old: Entry, summary: Summary) -> None:
         summary.unchanged += 1
         if old.status == "skipped":
             summary.skipped.append((old.source, old.reason))
-        return 0
 
     def _remove_missing(self, roots: list[Path], seen: set[str]) -> int:
         removed = 0
@@ -178,6 +183,7 @@ class Indexer:
                 entry.path == str(r) or entry.path.startswith(str(r) + os.sep) for r in roots
             )
             if under and entry.path not in seen:
+                self.manifest.begin(entry.path)
                 self.store.delete_path(entry.path)
                 self.manifest.remove(entry.path)
                 removed += 1

@@ -2,7 +2,10 @@
 
 It is the source of truth for incremental runs and for readers: a file's
 chunks count only once its row says `indexed` with that chunk's sha256, so a
-run killed half-way through a file leaves nothing of it visible.
+run killed half-way through a file leaves nothing of it visible.  Before the
+store is touched for a file, the file is written to `pending`; the store
+write and the final row come after.  A run that finds `pending` rows left by
+a killed run undoes them first (see `Indexer.recover`).
 """
 
 from __future__ import annotations
@@ -24,8 +27,11 @@ CREATE TABLE IF NOT EXISTS documents (
     reason TEXT NOT NULL DEFAULT '',
     pages INTEGER NOT NULL DEFAULT 0,
     chunks INTEGER NOT NULL DEFAULT 0,
-    updated REAL NOT NULL
+    updated REAL NOT NULL,
+    title TEXT NOT NULL DEFAULT ''
 );
+CREATE TABLE IF NOT EXISTS pending (path TEXT PRIMARY KEY);
+CREATE TABLE IF NOT EXISTS settings (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 """
 
 
@@ -43,6 +49,7 @@ class Entry:
     pages: int = 0
     chunks: int = 0
     updated: float = 0.0
+    title: str = ""
 
 
 class Manifest:
@@ -56,6 +63,9 @@ class Manifest:
         self._lock = threading.Lock()
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.executescript(SCHEMA)
+        columns = {row[1] for row in self._db.execute("PRAGMA table_info(documents)")}
+        if "title" not in columns:  # a manifest written before titles were kept
+            self._db.execute("ALTER TABLE documents ADD COLUMN title TEXT NOT NULL DEFAULT ''")
 
     def _rows(self, sql: str, args: tuple = ()) -> list[tuple]:
         with self._lock:
@@ -69,19 +79,40 @@ class Manifest:
         return [Entry(*r) for r in self._rows("SELECT * FROM documents ORDER BY path")]
 
     def put(self, entry: Entry) -> None:
+        """Write a file's row and, in the same transaction, clear its pending mark."""
         with self._lock, self._db:
             self._db.execute(
-                "INSERT OR REPLACE INTO documents VALUES (?,?,?,?,?,?,?,?,?,?)",
+                "INSERT OR REPLACE INTO documents VALUES (?,?,?,?,?,?,?,?,?,?,?)",
                 (
                     entry.path, entry.source, entry.size, entry.mtime_ns, entry.sha256,
                     entry.status, entry.reason, entry.pages, entry.chunks,
-                    entry.updated or time.time(),
+                    entry.updated or time.time(), entry.title,
                 ),
             )
+            self._db.execute("DELETE FROM pending WHERE path = ?", (entry.path,))
+
+    def begin(self, path: str) -> None:
+        """Mark a file as about to change in the store (committed before the store is touched)."""
+        with self._lock, self._db:
+            self._db.execute("INSERT OR IGNORE INTO pending VALUES (?)", (path,))
+
+    def pending(self) -> list[str]:
+        """Files a killed run left half-written in the store."""
+        return [r[0] for r in self._rows("SELECT path FROM pending ORDER BY path")]
+
+    def setting(self, key: str) -> str | None:
+        rows = self._rows("SELECT value FROM settings WHERE key = ?", (key,))
+        return rows[0][0] if rows else None
+
+    def set_setting(self, key: str, value: str) -> None:
+        with self._lock, self._db:
+            self._db.execute("INSERT OR REPLACE INTO settings VALUES (?, ?)", (key, value))
 
     def remove(self, path: str) -> None:
+        """Forget a file (and any pending mark it has)."""
         with self._lock, self._db:
             self._db.execute("DELETE FROM documents WHERE path = ?", (path,))
+            self._db.execute("DELETE FROM pending WHERE path = ?", (path,))
 
     def indexed_versions(self) -> dict[str, str]:
         """path → sha256 of every fully indexed file (what readers may see)."""

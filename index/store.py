@@ -60,10 +60,28 @@ class ChromaStore:
                         "page": c.page,
                         "chunk": c.number,
                         "sha256": c.doc_sha256,
+                        "heading": c.heading,
                     }
                     for c in part
                 ],
             )
+
+    def clear(self) -> None:
+        """Drop every chunk (the index is being rebuilt with another embedder)."""
+        self._client.delete_collection(COLLECTION)
+        self._col = self._client.get_or_create_collection(
+            COLLECTION, metadata={"hnsw:space": "cosine"}, embedding_function=None
+        )
+
+    def paths(self) -> dict[str, int]:
+        """path → number of chunks stored, for every file with chunks (consistency checks)."""
+        counts: dict[str, int] = {}
+        total, step = self.count(), 5000
+        for offset in range(0, total, step):
+            got = self._col.get(include=["metadatas"], limit=step, offset=offset)
+            for meta in got["metadatas"]:
+                counts[str(meta["path"])] = counts.get(str(meta["path"]), 0) + 1
+        return counts
 
     def delete_path(self, path: str) -> None:
         """Remove every chunk of a file, whatever its version."""
@@ -88,6 +106,7 @@ class ChromaStore:
                 number=int(meta["chunk"]),
                 text=text or "",
                 doc_sha256=str(meta["sha256"]),
+                heading=str(meta.get("heading") or ""),
             )
             hits.append(Hit(chunk, 1.0 - float(dist)))
         return hits

@@ -24,10 +24,23 @@ def tiny_model() -> Path:
     return packaged_model_path(PACKAGED[TINY], Path("/nonexistent"))
 
 
+@pytest.fixture(scope="session")
+def models_home(tmp_path_factory) -> Path:
+    """One folder of prepared models for the whole session: the embedder is exported once."""
+    return tmp_path_factory.mktemp("models")
+
+
+@pytest.fixture(autouse=True)
+def _shared_models(models_home: Path, monkeypatch) -> None:
+    """Subprocesses (`copilot ...`) and `config.load()` share the session's models too."""
+    monkeypatch.setenv("COPILOT_MODELS_HOME", str(models_home))
+
+
 @pytest.fixture
-def config(tmp_path: Path, tiny_model: Path) -> Config:
+def config(tmp_path: Path, tiny_model: Path, models_home: Path) -> Config:
     """Settings for a fresh, empty home using the tiny model."""
-    return Config(home=tmp_path / "home", model=str(tiny_model), max_tokens=48)
+    return Config(home=tmp_path / "home", model=str(tiny_model), max_tokens=48,
+                  models_home=str(models_home))
 
 
 @pytest.fixture

@@ -37,6 +37,32 @@ class ListStore:
         return sorted(scored, key=lambda h: -h.score)[:k]
 
 
+class DictStore:
+    """An in-memory stand-in for `ChromaStore`'s writing side, keyed by chunk id."""
+
+    def __init__(self):
+        self.rows: dict[str, Chunk] = {}
+        self.fail_after: int | None = None  # raise mid-`add` after this many chunks (a crash)
+
+    def add(self, chunks: Sequence[Chunk], vectors) -> None:
+        for n, c in enumerate(chunks):
+            if self.fail_after is not None and n >= self.fail_after:
+                raise KeyboardInterrupt("killed")
+            self.rows[c.id] = c
+
+    def delete_path(self, path: str) -> None:
+        self.rows = {k: c for k, c in self.rows.items() if c.path != path}
+
+    def clear(self) -> None:
+        self.rows.clear()
+
+    def paths(self) -> dict[str, int]:
+        counts: dict[str, int] = {}
+        for c in self.rows.values():
+            counts[c.path] = counts.get(c.path, 0) + 1
+        return counts
+
+
 class ScriptedGenerator:
     """Streams a fixed reply word by word; records what it was asked."""
 

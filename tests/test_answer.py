@@ -102,3 +102,12 @@ def test_unversioned_chunks_are_invisible() -> None:
 )
 def test_cited_numbers(text: str, numbers: list[int]) -> None:
     assert cited_numbers(text) == numbers
+
+
+def test_citations_name_the_page_or_the_heading_path() -> None:
+    from copilot.types import Citation
+
+    assert Citation(1, "msa.pdf", "/d/msa.pdf", 3, 0.9, "t").label() == "[1] msa.pdf, page 3"
+    word = Citation(2, "h.docx", "/d/h.docx", 0, 0.9, "t", "Leave > Sick leave")
+    assert word.label() == "[2] h.docx, Leave > Sick leave"
+    assert Citation(3, "notes.txt", "/d/notes.txt", 0, 0.9, "t").label() == "[3] notes.txt"

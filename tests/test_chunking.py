@@ -53,3 +53,19 @@ def test_chunks_keep_their_page_and_order(chunker: Chunker) -> None:
     assert [c.number for c in chunks] == list(range(len(chunks)))
     assert len({c.id for c in chunks}) == len(chunks)
     assert chunks[-1].text.startswith("Gamma")
+
+
+def test_heading_paths_ride_with_their_chunks_within_the_budget(chunker: Chunker) -> None:
+    pages = [
+        Page(0, "Annual leave is twenty-five days. " * 20, "Handbook > Leave > Annual leave"),
+        Page(0, "Partner | $950\n\nAssociate | $450", "Fees"),
+        Page(0, "Short.", "A heading so long " * 20),
+    ]
+    chunks = list(chunker.chunks(pages, "/d/h.docx", "h.docx", "sha"))
+    leave = [c for c in chunks if c.heading == "Handbook > Leave > Annual leave"]
+    assert len(leave) > 1
+    assert all(tokens(chunker, c.embed_text) <= 60 for c in chunks)
+    assert leave[0].embed_text.startswith("Handbook > Leave > Annual leave\nAnnual leave")
+    fees = next(c for c in chunks if c.heading == "Fees")
+    assert "Partner | $950" in fees.text and "Associate | $450" in fees.text
+    assert chunks[-1].heading == "" and chunks[-1].text == "Short."  # a heading longer than its text is dropped

@@ -43,3 +43,35 @@ def test_bad_config_is_one_line(tmp_path: Path) -> None:
     (tmp_path / "config.toml").write_text("top_k = 'x'\n")
     result = CliRunner().invoke(main, ["--home", str(tmp_path), "config"])
     assert result.exit_code == 2 and result.output.startswith("error: setting 'top_k'")
+
+
+def test_index_needs_paths_and_status_needs_none(tmp_path: Path) -> None:
+    result = CliRunner().invoke(main, ["--home", str(tmp_path), "index"])
+    assert result.exit_code == 2 and "give one or more files or folders" in result.output
+    result = CliRunner().invoke(main, ["--home", str(tmp_path), "index", "--status"])
+    assert result.exit_code == 0 and "nothing indexed yet" in result.output
+
+
+def test_a_missing_password_file_is_one_line(tmp_path: Path) -> None:
+    result = CliRunner().invoke(
+        main, ["--home", str(tmp_path), "index", "--password-file", str(tmp_path / "nope"), str(tmp_path)]
+    )
+    assert result.exit_code == 2 and result.output.startswith("error: cannot read the password file")
+
+
+def test_status_table_lists_files_with_reasons(tmp_path: Path) -> None:
+    from index.manifest import Entry, Manifest
+
+    manifest = Manifest(tmp_path / "index" / "manifest.sqlite")
+    doc = tmp_path / "a.pdf"
+    doc.write_bytes(b"x")
+    st = doc.stat()
+    manifest.put(Entry(str(doc), "a.pdf", st.st_size, st.st_mtime_ns, "s", "indexed", pages=3, chunks=9))
+    manifest.put(Entry(str(tmp_path / "b.pdf"), "b.pdf", 1, 1, "t", "skipped", "encrypted: needs a password"))
+    manifest.close()
+    result = CliRunner().invoke(main, ["--home", str(tmp_path), "index", "--status"], env={"COLUMNS": "160"})
+    assert result.exit_code == 0, result.output
+    lines = result.output.splitlines()
+    assert any("indexed" in line and "a.pdf" in line and "9" in line for line in lines)
+    assert any("stale" in line and "b.pdf" in line and "needs a password" in line for line in lines)
+    assert "1 indexed, 1 stale" in result.output

@@ -1,6 +1,5 @@
 """The chat app driven by key presses, on a fake engine."""
 
-import threading
 import time
 
 import pytest

@@ -1,0 +1,40 @@
+"""How every benchmark reports: a table on stdout, appended to RESULTS.md, raw JSON kept."""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import sys
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+
+
+def machine() -> str:
+    """The machine in one line (CPU count matters most for every figure here)."""
+    return f"{platform.machine()}, {len(os.sched_getaffinity(0))} cores, Python {platform.python_version()}"
+
+
+def table(rows: list[tuple[str, str]]) -> str:
+    width = max(len(k) for k, _ in rows)
+    head = f"| {'measure':<{width}} | value |\n|{'-' * (width + 2)}|-------|"
+    return head + "\n" + "\n".join(f"| {k:<{width}} | {v} |" for k, v in rows)
+
+
+def record(script: str, rows: list[tuple[str, str]], note: str, raw: dict, where: str | None = None) -> None:
+    """Print the table; append it to RESULTS.md; write the raw figures to results/."""
+    stamp = time.strftime("%Y-%m-%d %H:%M")
+    text = table(rows)
+    print(text)
+    results = HERE / "results"
+    results.mkdir(exist_ok=True)
+    name = Path(script).stem
+    (results / f"{name}-{time.strftime('%Y%m%d-%H%M%S')}.json").write_text(
+        json.dumps({"when": stamp, "machine": where or machine(), "rows": dict(rows), **raw},
+                   indent=2, default=str)
+    )
+    with (HERE / "RESULTS.md").open("a") as fh:
+        fh.write(f"\n## {Path(script).name} — {stamp} — {where or machine()}\n\n"
+                 f"`{' '.join(sys.argv[1:]) or '(defaults)'}`: {note}\n\n{text}\n")

@@ -1,0 +1,59 @@
+"""`copilot index --status` and `--password-file`: the manifest as a table, passwords read safely."""
+
+from __future__ import annotations
+
+import json
+import stat
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from copilot.errors import ConfigError
+
+STYLE = {"indexed": "green", "skipped": "red", "stale": "yellow", "pending": "magenta"}
+
+
+def read_passwords(file: Path, warn: Callable[[str], None]) -> tuple[str, ...]:
+    """The passwords in `file`, one per line; blank lines and `#` comments ignored.
+
+    Only line ends are stripped: a password may begin or end with a space.
+    """
+    try:
+        mode = file.stat().st_mode
+        lines = file.read_text(encoding="utf-8").splitlines()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"cannot read the password file {file}: {exc}") from None
+    if mode & (stat.S_IRGRP | stat.S_IROTH):
+        warn(f"warning: {file} is readable by other users; chmod 600 it")
+    passwords = tuple(line for line in lines if line and not line.lstrip().startswith("#"))
+    if not passwords:
+        raise ConfigError(f"the password file {file} holds no passwords")
+    return passwords
+
+
+def show(rows: list, as_json: bool, echo: Callable[[str], None]) -> None:
+    """Print (state, Entry) rows as a table, or as JSON."""
+    if as_json:
+        echo(json.dumps([
+            {"state": state, "path": e.path, "file": e.source, "pages": e.pages, "chunks": e.chunks,
+             "sha256": e.sha256, "reason": e.reason, "updated": e.updated, "title": e.title}
+            for state, e in rows
+        ], indent=2))
+        return
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(show_lines=False, header_style="bold")
+    for col, just in (("state", "left"), ("file", "left"), ("pages", "right"), ("chunks", "right"),
+                      ("indexed at", "left"), ("reason / notes", "left")):
+        table.add_column(col, justify=just, overflow="fold")
+    for state, e in rows:
+        when = time.strftime("%Y-%m-%d %H:%M", time.localtime(e.updated)) if e.updated else ""
+        table.add_row(f"[{STYLE.get(state, '')}]{state}[/]", e.source, str(e.pages or ""),
+                      str(e.chunks or ""), when, e.reason)
+    console = Console()
+    console.print(table)
+    counts: dict[str, int] = {}
+    for state, _ in rows:
+        counts[state] = counts.get(state, 0) + 1
+    console.print(", ".join(f"{n} {s}" for s, n in sorted(counts.items())) or "nothing indexed yet")

@@ -1,0 +1,102 @@
+"""Plain text and Markdown, in whatever encoding the file was saved in.
+
+Decoding order: a byte-order mark, then an encoding the document declares,
+then strict UTF-8, then detection by charset-normalizer.  Detection cannot
+tell the Windows code pages of Western and Central Europe apart on a short
+file; when Windows-1252 is among its best guesses it wins, as the WHATWG
+encoding standard makes it the default for undeclared Western text.
+"""
+
+from __future__ import annotations
+
+import codecs
+import re
+from pathlib import Path
+
+from copilot.errors import SkipFile
+from copilot.types import Document, Page
+from index.loaders import read_bytes
+from index.loaders.structure import Sections, clean
+
+_BOMS = ((codecs.BOM_UTF8, "utf-8-sig"), (codecs.BOM_UTF32_LE, "utf-32"), (codecs.BOM_UTF32_BE, "utf-32"),
+         (codecs.BOM_UTF16_LE, "utf-16"), (codecs.BOM_UTF16_BE, "utf-16"))
+_ATX = re.compile(r"^(#{1,6})\s+(.+?)\s*#*\s*$")
+_SETEXT = re.compile(r"^(=+|-+)\s*$")
+_FENCE = re.compile(r"^\s*(```|~~~)")
+
+
+def decode(data: bytes, declared: str | None = None) -> str:
+    """Bytes to text, by BOM, declaration, UTF-8, then detection."""
+    for bom, encoding in _BOMS:
+        if data.startswith(bom):
+            return data.decode(encoding, errors="replace")
+    if declared:
+        try:
+            return data.decode(codecs.lookup(declared).name, errors="strict")
+        except (LookupError, UnicodeDecodeError):
+            pass  # a wrong declaration is common: detect instead
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        pass
+    from charset_normalizer import from_bytes
+
+    guesses = list(from_bytes(data))
+    if not guesses:
+        return data.decode("cp1252", errors="replace")
+    best = guesses[0]
+    for guess in guesses:
+        if guess.encoding == "cp1252" and guess.chaos <= best.chaos + 0.01:
+            return str(guess)
+    return str(best)
+
+
+def _text(source: Path | bytes) -> str:
+    text = clean(decode(read_bytes(source)))
+    if not text:
+        raise SkipFile("empty file")
+    return text
+
+
+def load_text(source: Path | bytes) -> Document:
+    """A text file: one passage run without pages or headings."""
+    return Document((Page(0, _text(source)),))
+
+
+def load_markdown(source: Path | bytes) -> Document:
+    """Markdown, sectioned by its `#` and underlined headings (code blocks ignored)."""
+    sections = Sections()
+    lines = _text(source).split("\n")
+    para: list[str] = []
+    fenced = False
+
+    def flush() -> None:
+        sections.para("\n".join(para))
+        para.clear()
+
+    for i, line in enumerate(lines):
+        if _FENCE.match(line):
+            fenced = not fenced
+        atx = None if fenced else _ATX.match(line)
+        nxt = lines[i + 1] if i + 1 < len(lines) else ""
+        if atx:
+            flush()
+            sections.heading(len(atx.group(1)), atx.group(2))
+        elif not fenced and line.strip() and not para and _SETEXT.match(nxt) and len(nxt.strip()) >= 2:
+            flush()
+            sections.heading(1 if nxt.strip()[0] == "=" else 2, line)
+        elif not fenced and _SETEXT.match(line) and i > 0 and sections_took(lines, i):
+            continue  # the underline of a heading just taken
+        elif not line.strip():
+            flush()
+        else:
+            para.append(line)
+    flush()
+    return Document(tuple(sections.pages()))
+
+
+def sections_took(lines: list[str], i: int) -> bool:
+    """Whether line `i` underlines the line before it as a setext heading."""
+    prev = lines[i - 1]
+    before = lines[i - 2] if i >= 2 else ""
+    return bool(prev.strip()) and not before.strip() and len(lines[i].strip()) >= 2

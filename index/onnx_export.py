@@ -1,0 +1,104 @@
+"""One-time export of a sentence-transformers model to ONNX, fp32 and dynamic int8.
+
+This is the only place that needs torch and transformers for the embedder,
+and it runs once per model per machine: the files are cached under
+`$COPILOT_HOME/models/embedders/` and every later run loads them with
+onnxruntime alone.  The export is checked against the torch model before it
+is kept, and written atomically under a file lock, so two processes starting
+at once cannot leave a half-written model behind.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import shutil
+import tempfile
+import warnings
+from pathlib import Path
+
+INPUTS = ("input_ids", "attention_mask", "token_type_ids")
+OPSET = 17
+FP32, INT8 = "model.onnx", "model_int8.onnx"
+
+
+def ensure(folder: Path, target: Path) -> Path:
+    """The folder holding `model.onnx` and `model_int8.onnx` for `folder`, exported if needed."""
+    if (target / INT8).is_file() and (target / FP32).is_file():
+        return target
+    target.parent.mkdir(parents=True, exist_ok=True)
+    with open(target.parent / f".{target.name}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # another process may be exporting the same model
+        if not (target / INT8).is_file():
+            work = Path(tempfile.mkdtemp(prefix=".export-", dir=target.parent))
+            try:
+                _export(folder, work / FP32)
+                _quantize(work / FP32, work / INT8)
+                if target.exists():
+                    shutil.rmtree(target)
+                os.replace(work, target)
+            finally:
+                shutil.rmtree(work, ignore_errors=True)
+    return target
+
+
+def _export(folder: Path, path: Path) -> None:
+    import numpy as np
+    import torch
+    from transformers import AutoModel, AutoTokenizer
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.set_verbosity_error()
+    hf_logging.disable_progress_bar()
+    # Eager attention traces to a plain MatMul/Softmax graph that quantizes well.
+    model = AutoModel.from_pretrained(folder, attn_implementation="eager", dtype=torch.float32).eval()
+    tok = AutoTokenizer.from_pretrained(folder)
+
+    class Encoder(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.m = model
+
+        def forward(self, input_ids, attention_mask, token_type_ids):
+            return self.m(
+                input_ids=input_ids, attention_mask=attention_mask, token_type_ids=token_type_ids
+            ).last_hidden_state
+
+    # A padded example batch, so the attention-mask path is traced.
+    example = tok(["hello world", "a somewhat longer example sentence, with padding"],
+                  padding=True, return_tensors="pt")
+    axes = {name: {0: "batch", 1: "seq"} for name in (*INPUTS, "last_hidden_state")}
+    with torch.no_grad(), warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        torch.onnx.export(
+            Encoder().eval(), tuple(example[k] for k in INPUTS), str(path),
+            input_names=list(INPUTS), output_names=["last_hidden_state"], dynamic_axes=axes,
+            opset_version=OPSET, dynamo=False, do_constant_folding=True,
+        )
+    # Check on a batch of another shape before trusting the file.
+    import onnxruntime as ort
+
+    check = tok(["x", "The quick brown fox jumps over the lazy dog. " * 40], padding=True,
+                truncation=True, max_length=256, return_tensors="pt")
+    with torch.no_grad():
+        want = model(**check).last_hidden_state.numpy()
+    got = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"]).run(
+        None, {k: check[k].numpy() for k in INPUTS})[0]
+    mask = check["attention_mask"].numpy()[..., None].astype(bool)
+    error = float(np.abs((got - want) * mask).max())
+    if error > 1e-3:
+        raise RuntimeError(f"ONNX export of {folder} differs from the model by {error:.2g}")
+
+
+def _quantize(src: Path, dst: Path) -> None:
+    import logging
+
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+
+    root = logging.getLogger()
+    level = root.level
+    root.setLevel(logging.ERROR)  # it advises "pre-processing" on the root logger, to the user's screen
+    try:
+        quantize_dynamic(str(src), str(dst), weight_type=QuantType.QInt8)
+    finally:
+        root.setLevel(level)

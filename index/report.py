@@ -1,0 +1,66 @@
+"""What an indexing run reports: live progress as it goes, a summary at the end."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Protocol
+
+
+class Progress(Protocol):
+    """Live progress of a run (the CLI draws a bar from it).
+
+    Work is measured in bytes of files to look at: the only size known for
+    every file before it is read, so the ETA covers the whole run.
+    """
+
+    def start(self, files: int, total_bytes: int) -> None: ...
+    def file(self, source: str, size: int) -> None: ...
+    def advance(self, pages: int, chunks: int, fraction: float) -> None: ...
+    def done(self, source: str) -> None: ...
+
+
+class Silent:
+    """A `Progress` that shows nothing."""
+
+    def start(self, files: int, total_bytes: int) -> None: ...
+    def file(self, source: str, size: int) -> None: ...
+    def advance(self, pages: int, chunks: int, fraction: float) -> None: ...
+    def done(self, source: str) -> None: ...
+
+
+@dataclass
+class Summary:
+    """What one run did."""
+
+    files: int = 0
+    indexed: int = 0
+    unchanged: int = 0
+    removed: int = 0
+    pages: int = 0
+    chunks: int = 0
+    ignored: dict[str, int] = field(default_factory=dict)  # unsupported suffix → files
+    skipped: list[tuple[str, str]] = field(default_factory=list)  # (file, reason)
+    partial: list[tuple[str, str]] = field(default_factory=list)  # (file, what was not read)
+    seconds: float = 0.0
+
+    def line(self) -> str:
+        """The one-line summary printed at the end of `copilot index`."""
+        return (
+            f"{self.files} files: {self.indexed} indexed ({self.pages} pages, "
+            f"{self.chunks} chunks embedded), {self.unchanged} unchanged, "
+            f"{self.removed} removed, {len(self.skipped)} skipped; {self.seconds:.1f} s"
+        ) + self._ignored_note()
+
+    def _ignored_note(self) -> str:
+        if not self.ignored:
+            return ""
+        kinds = ", ".join(f"{n} {suffix}" for suffix, n in sorted(self.ignored.items()))
+        n = sum(self.ignored.values())
+        return f"\n{n} file{'s' if n > 1 else ''} of unsupported type not read ({kinds})"
+
+    def to_dict(self) -> dict:
+        """A JSON-ready form (`copilot index --json`)."""
+        data = asdict(self)
+        data["skipped"] = [{"file": f, "reason": r} for f, r in self.skipped]
+        data["partial"] = [{"file": f, "problem": p} for f, p in self.partial]
+        return data

@@ -1,0 +1,166 @@
+"""The indexing run's logic with fakes: crash recovery, rebuilds, passwords, status, progress."""
+
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+from copilot.config import Config
+from copilot.engine import Copilot
+from copilot.errors import ConfigError
+from copilot.models import resolve_embedder
+from copilot.status import read_passwords
+from index.chunking import Chunker
+from index.indexer import Indexer
+from index.manifest import Manifest
+
+from conftest import EXAMPLES, HOSTILE
+from fakes import BagOfWordsEmbedder, DictStore
+
+
+class Named(BagOfWordsEmbedder):
+    """A fake embedder with a name (what the index records) and the real tokenizer's file."""
+
+    tokenizer_file = resolve_embedder("") / "tokenizer.json"
+    window = 256
+
+    def __init__(self, name: str = "bag-a"):
+        self.name = name
+        self.calls = 0
+
+    def embed(self, texts):
+        self.calls += len(texts)
+        return super().embed(texts)
+
+
+@pytest.fixture
+def parts(tmp_path: Path):
+    tokenizer = resolve_embedder("") / "tokenizer.json"
+    store, manifest = DictStore(), Manifest(tmp_path / "manifest.sqlite")
+    return store, manifest, Chunker(tokenizer, 200, 32)
+
+
+def make(parts, embedder=None, passwords=()):
+    store, manifest, chunker = parts
+    return Indexer(store, manifest, chunker, embedder or Named(), passwords)
+
+
+def test_a_run_killed_mid_write_is_undone_then_redone(parts, corpus: Path) -> None:
+    store, manifest, _ = parts
+    make(parts).run([corpus])
+    whole = store.paths()
+    policy = corpus / "data-retention-policy.md"
+    policy.write_text(policy.read_text() + "\n\nA new closing paragraph.\n")
+    store.fail_after = 2  # dies after writing two chunks of the new version
+    with pytest.raises(KeyboardInterrupt):
+        make(parts).run([corpus])
+    assert manifest.pending() == [str(policy)]
+    store.fail_after = None
+    summary = make(parts).run([corpus])
+    assert summary.indexed == 1 and summary.unchanged == 4 and not manifest.pending()
+    assert store.paths() == {**whole, str(policy): manifest.get(str(policy)).chunks}
+
+
+def test_a_kill_before_the_store_is_touched_leaves_the_old_version_visible(parts, corpus: Path) -> None:
+    store, manifest, _ = parts
+    make(parts).run([corpus])
+    before = manifest.indexed_versions()
+
+    class Dying(Named):
+        def embed(self, texts):
+            raise KeyboardInterrupt("killed while embedding")
+
+    (corpus / "it-security-handbook.md").write_text("# Changed\n\nAll new text.\n")
+    with pytest.raises(KeyboardInterrupt):
+        make(parts, Dying("bag-a")).run([corpus])
+    assert manifest.indexed_versions() == before and not manifest.pending()
+
+
+def test_another_embedder_rebuilds_everything(parts, corpus: Path) -> None:
+    make(parts, Named("bag-a")).run([corpus])
+    again = Named("bag-a")
+    assert make(parts, again).run([corpus]).unchanged == 5 and again.calls == 0
+    other = Named("bag-b")
+    summary = make(parts, other).run([corpus])
+    assert summary.indexed == 5 and other.calls == summary.chunks > 0
+    assert parts[1].setting("embedder") == "bag-b"
+
+
+def test_identical_copies_in_two_folders_are_two_sources(parts, tmp_path: Path) -> None:
+    store, manifest, _ = parts
+    for name in ("a", "b"):
+        (tmp_path / name).mkdir()
+        shutil.copy(EXAMPLES / "data-retention-policy.md", tmp_path / name / "policy.md")
+    make(parts).run([tmp_path / "a", tmp_path / "b"])
+    n = manifest.get(str(tmp_path / "a" / "policy.md")).chunks
+    os.remove(tmp_path / "a" / "policy.md")
+    make(parts).run([tmp_path / "a", tmp_path / "b"])
+    assert store.paths() == {str(tmp_path / "b" / "policy.md"): n}
+
+
+def test_passwords_reopen_files_skipped_for_want_of_one(parts, tmp_path: Path) -> None:
+    shutil.copy(HOSTILE / "pypdf--r4-user-password.pdf", tmp_path / "locked.pdf")
+    first = make(parts).run([tmp_path])
+    assert first.skipped == [("locked.pdf", "encrypted: needs a password")]
+    assert make(parts).run([tmp_path]).unchanged == 1  # no password: not retried
+    second = make(parts, passwords=["nope", "asdfzxcv"]).run([tmp_path])
+    assert second.indexed == 1 and second.pages == 1 and not second.skipped
+
+
+def test_progress_reports_pages_chunks_and_whole_files(parts, corpus: Path) -> None:
+    seen = {"pages": 0, "chunks": 0, "files": 0, "last": 0.0}
+
+    class Recorder:
+        def start(self, files, total_bytes):
+            seen["total"] = (files, total_bytes)
+
+        def file(self, source, size):
+            seen["last"] = 0.0
+
+        def advance(self, pages, chunks, fraction):
+            seen["pages"] += pages
+            seen["chunks"] += chunks
+            assert fraction > seen["last"]
+            seen["last"] = fraction
+
+        def done(self, source):
+            seen["files"] += 1
+
+    summary = make(parts).run([corpus], Recorder())
+    size = sum(f.stat().st_size for f in corpus.iterdir())
+    assert seen["total"] == (5, size) and seen["files"] == 5
+    assert seen["chunks"] == summary.chunks and seen["pages"] >= summary.pages
+
+
+def test_status_tells_indexed_skipped_stale_and_pending(tmp_path: Path, corpus: Path) -> None:
+    engine = Copilot(Config(home=tmp_path / "home"))
+    engine._parts["embedder"] = Named()
+    engine._parts["store"] = DictStore()
+    (corpus / "empty.txt").write_text("")
+    engine.index([corpus])
+    (corpus / "travel-and-expense-policy.txt").write_text("changed")
+    engine.manifest.begin(str(corpus / "it-security-handbook.md"))
+    states = {e.source: state for state, e in engine.status()}
+    assert states == {
+        "data-retention-policy.md": "indexed", "engagement-letter-northwind.pdf": "indexed",
+        "master-services-agreement-acme-bluefield.pdf": "indexed", "empty.txt": "skipped",
+        "travel-and-expense-policy.txt": "stale", "it-security-handbook.md": "pending",
+    }
+
+
+def test_password_file(tmp_path: Path) -> None:
+    file = tmp_path / "pw.txt"
+    file.write_text("# IT's list\n\n s3cret with spaces \nasdfzxcv\n")
+    file.chmod(0o600)
+    warnings: list[str] = []
+    assert read_passwords(file, warnings.append) == (" s3cret with spaces ", "asdfzxcv")
+    assert warnings == []
+    file.chmod(0o644)
+    read_passwords(file, warnings.append)
+    assert "readable by other users" in warnings[0]
+    file.write_text("# nothing\n")
+    with pytest.raises(ConfigError, match="holds no passwords"):
+        read_passwords(file, warnings.append)
+    with pytest.raises(ConfigError, match="cannot read"):
+        read_passwords(tmp_path / "missing.txt", warnings.append)
