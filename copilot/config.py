@@ -46,7 +46,7 @@ class Config:
     min_score: float = 0.25  # cosine similarity below which a passage is unrelated
     chunk_tokens: int = 200
     chunk_overlap: int = 32
-    embed_batch: int = 32
+    embed_batch: int = 0  # texts per model call; 0: the backend's best (ONNX 4, torch 32)
 
     @property
     def config_file(self) -> Path:

@@ -27,9 +27,10 @@ class _LocalModel:
     """What every embedder knows from the model folder without loading the model."""
 
     backend = ""
+    default_batch = 32
 
-    def __init__(self, folder: Path, batch_size: int = 32):
-        self.folder, self.batch_size = folder, batch_size
+    def __init__(self, folder: Path, batch_size: int = 0):
+        self.folder, self.batch_size = folder, batch_size or self.default_batch
         self._model = None
         self._lock = threading.Lock()  # the app may ask for it from two workers at once
 
@@ -68,15 +69,25 @@ class OnnxEmbedder(_LocalModel):
     """An `Embedder` over the ONNX export of a sentence-transformers folder.
 
     Equivalent to the folder's SentenceTransformer with `normalize_embeddings`:
-    truncation to the window, attention-masked mean pooling, L2 norm.
+    truncation to the window, attention-masked mean pooling, L2 norm.  Small
+    batches are fastest on a laptop CPU: a batch's activations stay in cache
+    (on 2 cores, batches of 4 ran 1.7 times faster than batches of 32).
     """
 
-    def __init__(self, folder: Path, cache: Path, batch_size: int = 32, quantized: bool = True,
+    default_batch = 4
+
+    def __init__(self, folder: Path, cache: Path, batch_size: int = 0, quantized: bool = True,
                  threads: int = 0):
         super().__init__(folder, batch_size)
         self.cache, self.quantized = cache, quantized
         self.threads = threads or min(4, os.cpu_count() or 1)
         self.backend = "onnx-int8" if quantized else "onnx"
+
+    @property
+    def name(self) -> str:
+        from index.onnx_export import RECIPE
+
+        return super().name + (f":{RECIPE}" if self.quantized else "")
 
     def _load(self):
         import onnxruntime as ort
@@ -138,7 +149,7 @@ class SentenceTransformerEmbedder(_LocalModel):
 
     backend = "torch"
 
-    def __init__(self, folder: Path, batch_size: int = 32, device: str = "cpu"):
+    def __init__(self, folder: Path, batch_size: int = 0, device: str = "cpu"):
         super().__init__(folder, batch_size)
         self.device = device
 
@@ -161,7 +172,7 @@ class SentenceTransformerEmbedder(_LocalModel):
         return vectors.tolist()
 
 
-def make_embedder(folder: Path, backend: str, cache: Path, batch_size: int = 32):
+def make_embedder(folder: Path, backend: str, cache: Path, batch_size: int = 0):
     """The embedder a `Config.embed_backend` names."""
     if backend == "torch":
         return SentenceTransformerEmbedder(folder, batch_size)

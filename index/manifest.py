@@ -116,7 +116,11 @@ class Manifest:
 
     def indexed_versions(self) -> dict[str, str]:
         """path → sha256 of every fully indexed file (what readers may see)."""
-        return dict(self._rows("SELECT path, sha256 FROM documents WHERE status = 'indexed'"))
+        # A pending file is being rewritten in the store: whole or absent, never half.
+        return dict(self._rows(
+            "SELECT path, sha256 FROM documents WHERE status = 'indexed'"
+            " AND path NOT IN (SELECT path FROM pending)"
+        ))
 
     def totals(self) -> dict[str, int]:
         """Files, pages and chunks indexed; files skipped."""

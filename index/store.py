@@ -45,13 +45,16 @@ class ChromaStore:
         """How many chunks are stored."""
         return self._col.count()
 
-    def add(self, chunks: Sequence[Chunk], vectors: Sequence[Sequence[float]]) -> None:
+    def add(self, chunks: Sequence[Chunk], vectors) -> None:
         """Store chunks with their vectors (ids are stable, so re-adding is harmless)."""
+        import numpy as np
+
+        vectors = np.asarray(vectors, dtype=np.float32)
         for start in range(0, len(chunks), self._batch):
             part = chunks[start : start + self._batch]
             self._col.upsert(
                 ids=[c.id for c in part],
-                embeddings=[list(v) for v in vectors[start : start + self._batch]],
+                embeddings=vectors[start : start + self._batch],
                 documents=[c.text for c in part],
                 metadatas=[
                     {

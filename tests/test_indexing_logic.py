@@ -164,3 +164,16 @@ def test_password_file(tmp_path: Path) -> None:
         read_passwords(file, warnings.append)
     with pytest.raises(ConfigError, match="cannot read"):
         read_passwords(tmp_path / "missing.txt", warnings.append)
+
+
+def test_asking_an_index_built_by_another_embedder_says_rebuild(tmp_path: Path, corpus: Path) -> None:
+    from copilot.errors import IndexStale
+
+    config = Config(home=tmp_path / "home")
+    first = Copilot(config)
+    first._parts.update(embedder=Named("bag-a"), store=DictStore())
+    first.index([corpus])
+    later = Copilot(config)
+    later._parts.update(embedder=Named("bag-b"))
+    with pytest.raises(IndexStale, match="built with the embedder bag-a.*run `copilot index`"):
+        later.ask("How long are files kept?")
