@@ -1,7 +1,9 @@
 """Answering: numbered sources in, a streamed and cited answer out.
 
 The model sees only the retrieved passages, numbered, and is told to cite
-them as [n] and to say NOT FOUND when they do not hold the answer.  When
+them as [n] and to say "The documents do not say." when they do not hold
+the answer.  (Told to reply "NOT FOUND", the 0.5B default model replied it
+even to a one-sentence source holding the answer.)  When
 retrieval finds nothing relevant the model is not asked at all: a model left
 without sources answers from its own knowledge, which is what users of a
 grounded copilot must never get.
@@ -19,7 +21,9 @@ from copilot.retrieval import Retriever
 from copilot.types import Answer, Citation, Generator, Hit, Timings
 
 NOT_FOUND = "Not found in the indexed documents."
-NOT_FOUND_MARK = re.compile(r"^\W*not\s+found\b", re.IGNORECASE)
+NOT_FOUND_MARK = re.compile(
+    r"^\W*(not\s+found\b|the\s+(documents|sources)\s+do\s+not\s+(say|contain|answer))", re.IGNORECASE
+)
 CITE = re.compile(r"\[(\d+(?:\s*[,;]\s*\d+)*)\]")
 
 SYSTEM = (
@@ -29,7 +33,7 @@ SYSTEM = (
     "Rules:\n"
     "- Answer briefly and precisely, quoting the sources' own wording where it matters.\n"
     "- After every sentence, cite the source numbers it rests on, like [1] or [2][3].\n"
-    "- If the sources do not contain the answer, reply exactly: NOT FOUND\n"
+    "- If the sources do not answer the question, say: The documents do not say.\n"
     "- Never use knowledge from outside the sources."
 )
 

@@ -37,7 +37,7 @@ def test_sources_are_numbered_data_in_the_prompt() -> None:
     a = answerer("Thirty days [1].")
     a.ask("When are invoices payable?")
     (messages,) = a.generator.calls
-    assert messages[0]["role"] == "system" and "NOT FOUND" in messages[0]["content"]
+    assert messages[0]["role"] == "system" and "The documents do not say." in messages[0]["content"]
     user = messages[1]["content"]
     assert "[1] letter.pdf, page 2\nInvoices are payable" in user
     assert user.rstrip().endswith("Question: When are invoices payable?")
@@ -53,7 +53,10 @@ def test_nothing_relevant_means_no_generation_and_a_plain_not_found() -> None:
     assert answer.sources  # the nearest passages are still shown
 
 
-@pytest.mark.parametrize("reply", ["NOT FOUND", "[1] NOT FOUND", "Not found in the sources."])
+@pytest.mark.parametrize(
+    "reply", ["NOT FOUND", "[1] NOT FOUND", "Not found in the sources.", "The documents do not say.",
+              "The sources do not contain this."],
+)
 def test_model_saying_not_found_becomes_the_plain_message(reply: str) -> None:
     answer = answerer(reply).ask("Which laws govern the agreement?")
     assert not answer.found and answer.text == NOT_FOUND
