@@ -20,60 +20,37 @@ Loader = Callable[[Source, Sequence[str]], Document]
 NO_TEXT = "no extractable text (scanned; OCR not available)"
 
 
-def _pdf(source: Source, passwords: Sequence[str]) -> Document:
-    from index.loaders.pdf import load_pdf
-
-    return load_pdf(source, passwords)
-
-
-def _docx(source: Source, passwords: Sequence[str]) -> Document:
-    from index.loaders.word import load_docx
-
-    return load_docx(source)
-
-
-def _html(source: Source, passwords: Sequence[str]) -> Document:
-    from index.loaders.web import load_html
-
-    return load_html(source)
-
-
-def _eml(source: Source, passwords: Sequence[str]) -> Document:
-    from index.loaders.mail import load_eml
-
-    return load_eml(source, passwords)
-
-
-def _markdown(source: Source, passwords: Sequence[str]) -> Document:
-    from index.loaders.text import load_markdown
-
-    return load_markdown(source)
-
-
-def _text(source: Source, passwords: Sequence[str]) -> Document:
-    from index.loaders.text import load_text
-
-    return load_text(source)
-
-
-LOADERS: dict[str, Loader] = {
-    ".pdf": _pdf,
-    ".docx": _docx,
-    ".docm": _docx,
-    ".html": _html,
-    ".htm": _html,
-    ".xhtml": _html,
-    ".eml": _eml,
-    ".md": _markdown,
-    ".markdown": _markdown,
-    ".txt": _text,
-    ".text": _text,
+# suffix → (module in this package, function); modules are imported on first use,
+# so a run over Markdown never imports PDFium.  Every loader takes
+# (source, passwords); only PDF (and PDFs attached to e-mail) use the passwords.
+FORMATS: dict[str, tuple[str, str]] = {
+    ".pdf": ("pdf", "load_pdf"),
+    ".docx": ("word", "load_docx"),
+    ".docm": ("word", "load_docx"),
+    ".html": ("web", "load_html"),
+    ".htm": ("web", "load_html"),
+    ".xhtml": ("web", "load_html"),
+    ".eml": ("mail", "load_eml"),
+    ".md": ("text", "load_markdown"),
+    ".markdown": ("text", "load_markdown"),
+    ".txt": ("text", "load_text"),
+    ".text": ("text", "load_text"),
 }
+
+
+def loader(suffix: str) -> Loader | None:
+    """The loader for a file extension, or None when the type is not supported."""
+    import importlib
+
+    where = FORMATS.get(suffix.lower())
+    if where is None:
+        return None
+    return getattr(importlib.import_module(f"index.loaders.{where[0]}"), where[1])
 
 
 def supported(path: Path) -> bool:
     """Whether a file has a type we can index."""
-    return path.suffix.lower() in LOADERS
+    return path.suffix.lower() in FORMATS
 
 
 def read_bytes(source: Source) -> bytes:
@@ -100,11 +77,11 @@ def load(path: Path, passwords: Sequence[str] = (), suffix: str | None = None) -
 
 def load_source(source: Source, suffix: str, passwords: Sequence[str] = ()) -> Document:
     """`load` for a file or for bytes whose type is given by `suffix`."""
-    loader = LOADERS.get(suffix.lower())
-    if loader is None:
+    load_format = loader(suffix)
+    if load_format is None:
         raise SkipFile(f"unsupported file type {suffix or '(none)'}")
     try:
-        doc = loader(source, passwords)
+        doc = load_format(source, passwords)
     except SkipFile:
         raise
     except PermissionError:

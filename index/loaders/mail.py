@@ -60,13 +60,13 @@ def _body(msg) -> str:
 
 
 def _attachment(part, subject: str, passwords: Sequence[str], problems: list[str]) -> list[Page]:
-    from index.loaders import LOADERS, load_source
+    from index.loaders import FORMATS, load_source
 
     name = part.get_filename() or "unnamed"
     suffix = PurePath(name).suffix.lower()
-    if suffix not in LOADERS:
+    if suffix not in FORMATS:
         suffix = _BY_TYPE.get(part.get_content_type(), suffix)
-    if suffix not in LOADERS:
+    if suffix not in FORMATS:
         problems.append(f"attachment {name}: not read (unsupported type {part.get_content_type()})")
         return []
     data = part.get_payload(decode=True) or b""

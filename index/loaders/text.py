@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import codecs
 import re
+from collections.abc import Sequence
 from pathlib import Path
 
 from copilot.errors import SkipFile
@@ -58,12 +59,12 @@ def _text(source: Path | bytes) -> str:
     return text
 
 
-def load_text(source: Path | bytes) -> Document:
+def load_text(source: Path | bytes, passwords: Sequence[str] = ()) -> Document:
     """A text file: one passage run without pages or headings."""
     return Document((Page(0, _text(source)),))
 
 
-def load_markdown(source: Path | bytes) -> Document:
+def load_markdown(source: Path | bytes, passwords: Sequence[str] = ()) -> Document:
     """Markdown, sectioned by its `#` and underlined headings (code blocks ignored)."""
     sections = Sections()
     lines = _text(source).split("\n")

@@ -9,6 +9,7 @@ text is taken, so none of their words can be indexed.
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from pathlib import Path
 
 from copilot.types import Document
@@ -26,7 +27,7 @@ _DECLARED = re.compile(rb"""<meta[^>]+charset\s*=\s*["']?\s*([\w.:-]+)""", re.IG
 _MARK, _HEAD = "\ue000", "\ue001"  # private-use characters: never in real text, never whitespace
 
 
-def load_html(source: Path | bytes | str) -> Document:
+def load_html(source: Path | bytes | str, passwords: Sequence[str] = ()) -> Document:
     """Sections of an HTML page, one per heading (a `str` is markup already decoded)."""
     page_title, text = html_text(source if isinstance(source, str) else read_bytes(source))
     sections = Sections()

@@ -10,6 +10,7 @@ from __future__ import annotations
 import io
 import re
 import zipfile
+from collections.abc import Sequence
 from pathlib import Path
 
 from copilot.errors import SkipFile
@@ -21,7 +22,7 @@ OLE_MAGIC = b"\xd0\xcf\x11\xe0"  # encrypted .docx files are OLE containers, not
 _HEADING = re.compile(r"^(?:heading\s*(\d)|title)$", re.IGNORECASE)
 
 
-def load_docx(source: Path | bytes) -> Document:
+def load_docx(source: Path | bytes, passwords: Sequence[str] = ()) -> Document:
     """Sections of a Word document, one per heading, tables included."""
     import docx
     from docx.opc.exceptions import PackageNotFoundError
