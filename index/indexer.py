@@ -93,15 +93,19 @@ class Indexer:
         summary = Summary()
         files = []
         for file, source in walk(roots):
-            if loaders.supported(file):
-                files.append((file, source, file.stat().st_size))
-            else:
+            if not loaders.supported(file):
                 suffix = file.suffix.lower() or "(no extension)"
                 summary.ignored[suffix] = summary.ignored.get(suffix, 0) + 1
-        progress.start(len(files), sum(size for *_, size in files))
-        for file, source, size in files:
-            progress.file(source, size)
-            self._one(file, source, summary, progress)
+                continue
+            try:
+                files.append((file, source, file.stat()))
+            except OSError as exc:  # a broken link, or gone since the folder was listed
+                summary.files += 1
+                summary.skipped.append((source, f"cannot be read: {exc.strerror or exc}"))
+        progress.start(len(files), sum(st.st_size for *_, st in files))
+        for file, source, st in files:
+            progress.file(source, st.st_size)
+            self._one(file, source, st, summary, progress)
             progress.done(source)
         summary.removed = self._remove_missing(roots, {str(f) for f, *_ in files})
         summary.seconds = time.perf_counter() - started
@@ -120,14 +124,18 @@ class Indexer:
                     self.manifest.remove(entry.path)
             self.manifest.set_setting("embedder", name)
 
-    def _one(self, file: Path, source: str, summary: Summary, progress: Progress) -> None:
+    def _one(self, file: Path, source: str, st: os.stat_result, summary: Summary, progress: Progress) -> None:
         summary.files += 1
-        path, st = str(file), file.stat()
+        path = str(file)
         old = self.manifest.get(path)
         retry = bool(old and self.passwords and "password" in old.reason)
         if old and (old.size, old.mtime_ns) == (st.st_size, st.st_mtime_ns) and not retry:
             return self._unchanged(old, summary)
-        sha = sha256_of(file)
+        try:
+            sha = sha256_of(file)
+        except OSError as exc:  # deleted or locked while the run went on: the next run catches up
+            summary.skipped.append((source, f"cannot be read: {exc.strerror or exc}"))
+            return
         if old and old.sha256 == sha and old.source == source and not retry:
             self.manifest.put(replace(old, mtime_ns=st.st_mtime_ns, updated=0))
             return self._unchanged(old, summary)

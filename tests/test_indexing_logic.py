@@ -177,3 +177,10 @@ def test_asking_an_index_built_by_another_embedder_says_rebuild(tmp_path: Path, 
     later._parts.update(embedder=Named("bag-b"))
     with pytest.raises(IndexStale, match="built with the embedder bag-a.*run `copilot index`"):
         later.ask("How long are files kept?")
+
+
+def test_broken_links_and_vanishing_files_are_reported_not_fatal(parts, corpus: Path) -> None:
+    os.symlink(corpus / "nowhere.md", corpus / "broken.md")
+    summary = make(parts).run([corpus])
+    assert summary.indexed == 5
+    assert summary.skipped == [("broken.md", "cannot be read: No such file or directory")]
