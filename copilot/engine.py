@@ -85,7 +85,8 @@ class Copilot:
 
         def make() -> Answerer:
             retriever = Retriever(
-                self.embedder, self.store, self.manifest.indexed_versions, c.top_k, c.min_score
+                self.embedder, self.store, self.manifest.indexed_versions, c.top_k, c.min_score,
+                lexical=self.manifest,
             )
             return Answerer(retriever, self.generator, c.max_tokens)
 

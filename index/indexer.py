@@ -31,6 +31,7 @@ from index.manifest import Entry, Manifest
 from index.report import Progress, Silent, Summary
 from index.store import ChromaStore
 
+LAYOUT = "2"  # what an index holds; 2: passages in the lexical index too
 EMBED_STEP = 128  # chunks embedded between progress updates (and held in memory at once)
 
 
@@ -117,12 +118,15 @@ class Indexer:
             self.store.delete_path(path)
             self.manifest.remove(path)  # re-indexed from scratch on this run
         name = embedder_name(self.embedder)
-        if self.manifest.setting("embedder") != name:
-            if self.manifest.entries():  # built by another embedder: its vectors cannot be mixed
-                self.store.clear()
-                for entry in self.manifest.entries():
-                    self.manifest.remove(entry.path)
+        built = (self.manifest.setting("embedder"), self.manifest.setting("layout"))
+        if built != (name, LAYOUT):
+            # Another embedder's vectors cannot be mixed with ours, and an index
+            # from before the lexical passages lacks them: rebuild either.
+            self.store.clear()
+            for entry in self.manifest.entries():
+                self.manifest.remove(entry.path)
             self.manifest.set_setting("embedder", name)
+            self.manifest.set_setting("layout", LAYOUT)
 
     def _one(self, file: Path, source: str, st: os.stat_result, summary: Summary, progress: Progress) -> None:
         summary.files += 1
@@ -160,7 +164,7 @@ class Indexer:
         self.manifest.put(replace(
             base, status="indexed", reason="; ".join(doc.problems), pages=pages,
             chunks=len(chunks), title=doc.title,
-        ))
+        ), chunks)
         summary.indexed += 1
         summary.pages += pages
         summary.chunks += len(chunks)

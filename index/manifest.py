@@ -13,8 +13,12 @@ from __future__ import annotations
 import sqlite3
 import threading
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+
+from copilot.types import Chunk, Hit
+from index import lexical
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS documents (
@@ -63,6 +67,7 @@ class Manifest:
         self._lock = threading.Lock()
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.executescript(SCHEMA)
+        self._db.executescript(lexical.SCHEMA)
         columns = {row[1] for row in self._db.execute("PRAGMA table_info(documents)")}
         if "title" not in columns:  # a manifest written before titles were kept
             self._db.execute("ALTER TABLE documents ADD COLUMN title TEXT NOT NULL DEFAULT ''")
@@ -78,9 +83,11 @@ class Manifest:
     def entries(self) -> list[Entry]:
         return [Entry(*r) for r in self._rows("SELECT * FROM documents ORDER BY path")]
 
-    def put(self, entry: Entry) -> None:
-        """Write a file's row and, in the same transaction, clear its pending mark."""
+    def put(self, entry: Entry, chunks: Sequence[Chunk] = ()) -> None:
+        """Write a file's row, its passages for lexical search and, in the same
+        transaction, clear its pending mark."""
         with self._lock, self._db:
+            lexical.replace(self._db, entry.path, chunks, entry.title)
             self._db.execute(
                 "INSERT OR REPLACE INTO documents VALUES (?,?,?,?,?,?,?,?,?,?,?)",
                 (
@@ -113,6 +120,7 @@ class Manifest:
         with self._lock, self._db:
             self._db.execute("DELETE FROM documents WHERE path = ?", (path,))
             self._db.execute("DELETE FROM pending WHERE path = ?", (path,))
+            lexical.replace(self._db, path, (), "")
 
     def indexed_versions(self) -> dict[str, str]:
         """path → sha256 of every fully indexed file (what readers may see)."""
@@ -121,6 +129,11 @@ class Manifest:
             "SELECT path, sha256 FROM documents WHERE status = 'indexed'"
             " AND path NOT IN (SELECT path FROM pending)"
         ))
+
+    def search(self, question: str, k: int) -> list[Hit]:
+        """BM25 over every stored passage (readers filter by `indexed_versions`)."""
+        with self._lock:
+            return lexical.search(self._db, question, k)
 
     def totals(self) -> dict[str, int]:
         """Files, pages and chunks indexed; files skipped."""

@@ -86,6 +86,11 @@ class ChromaStore:
                 counts[str(meta["path"])] = counts.get(str(meta["path"]), 0) + 1
         return counts
 
+    def vectors(self, ids: Sequence[str]) -> dict[str, list[float]]:
+        """The stored vectors of some chunks, by id."""
+        got = self._col.get(ids=list(ids), include=["embeddings"])
+        return {key: list(map(float, v)) for key, v in zip(got["ids"], got["embeddings"])}
+
     def delete_path(self, path: str) -> None:
         """Remove every chunk of a file, whatever its version."""
         self._col.delete(where={"path": path})

@@ -36,6 +36,9 @@ class ListStore:
         scored = [Hit(c, sum(a * b for a, b in zip(vector, v))) for c, v in self.rows]
         return sorted(scored, key=lambda h: -h.score)[:k]
 
+    def vectors(self, ids) -> dict[str, list[float]]:
+        return {c.id: v for c, v in self.rows if c.id in set(ids)}
+
 
 class DictStore:
     """An in-memory stand-in for `ChromaStore`'s writing side, keyed by chunk id."""

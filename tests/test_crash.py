@@ -59,9 +59,15 @@ def check_consistent(home: Path) -> dict[str, str]:
             numbers.add(meta["chunk"])
         pending = set(manifest.pending())
         versions = manifest.indexed_versions()
+        lexical: dict[tuple[str, str], list[int]] = {}
+        for path, sha, number in manifest._rows("SELECT path, sha256, chunk FROM passages"):
+            lexical.setdefault((path, sha), []).append(number)
         for entry in manifest.entries():
             if entry.status == "indexed" and entry.path not in pending:
                 assert seen.get((entry.path, entry.sha256)) == set(range(entry.chunks)), entry.source
+                # The lexical index is written with the manifest row: always the same passages.
+                assert sorted(lexical.pop((entry.path, entry.sha256))) == list(range(entry.chunks))
+        assert all(path in pending for path, _ in lexical), "lexical passages of no indexed file"
         # Chunks of any other version are invisible to readers and belong to a pending file.
         for path, sha in seen:
             if versions.get(path) != sha:

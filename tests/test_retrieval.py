@@ -1,0 +1,85 @@
+"""Hybrid retrieval: BM25 in the manifest's database, fused with dense by reciprocal rank."""
+
+from pathlib import Path
+
+import pytest
+
+from copilot.retrieval import Retriever, fuse
+from copilot.types import Chunk, Hit
+from index.lexical import match_expression
+from index.manifest import Entry, Manifest
+
+from fakes import BagOfWordsEmbedder, ListStore
+
+
+def chunk(text: str, path: str, number: int = 0, sha: str | None = None) -> Chunk:
+    return Chunk(path, Path(path).name, 1, number, text, sha or "sha-" + path)
+
+
+@pytest.fixture
+def manifest(tmp_path: Path) -> Manifest:
+    return Manifest(tmp_path / "manifest.sqlite")
+
+
+def put(manifest: Manifest, chunks: list[Chunk], title: str = "") -> None:
+    c = chunks[0]
+    manifest.put(Entry(c.path, c.source, 1, 1, c.doc_sha256, "indexed", chunks=len(chunks), title=title), chunks)
+
+
+def test_match_expression_quotes_words_and_drops_syntax() -> None:
+    assert match_expression('What is "governing law" (NEAR Delaware*)?') == '"governing" OR "law" OR "near" OR "delaware"'
+    assert match_expression("What is it?") == ""
+
+
+def test_bm25_finds_words_and_document_titles(manifest: Manifest) -> None:
+    put(manifest, [chunk("This Agreement is governed by the laws of Delaware.", "/d/msa.pdf")],
+        title="Master Services Agreement between Acme and Bluefield")
+    put(manifest, [chunk("Invoices are payable within thirty days.", "/d/letter.pdf")], title="Engagement letter")
+    assert [h.chunk.source for h in manifest.search("governing laws", 5)] == ["msa.pdf"]
+    assert [h.chunk.source for h in manifest.search("What does the Bluefield contract say?", 5)] == ["msa.pdf"]
+    assert manifest.search("letter.pdf", 5)[0].chunk.source == "letter.pdf"
+    assert manifest.search("question about nothing indexed", 5) == []
+
+
+def test_passages_follow_their_file(manifest: Manifest) -> None:
+    put(manifest, [chunk("old wording about rent", "/d/lease.pdf", sha="v1")])
+    put(manifest, [chunk("new wording about deposit", "/d/lease.pdf", sha="v2")])
+    assert manifest.search("rent", 5) == [] and len(manifest.search("deposit", 5)) == 1
+    manifest.put(Entry("/d/lease.pdf", "lease.pdf", 1, 1, "v3", "skipped", "corrupt: x"))
+    assert manifest.search("deposit", 5) == []
+    put(manifest, [chunk("again about deposit", "/d/lease.pdf", sha="v4")])
+    manifest.remove("/d/lease.pdf")
+    assert manifest.search("deposit", 5) == []
+
+
+def test_fusion_rewards_agreement() -> None:
+    a, b, c = (Hit(chunk(t, f"/d/{t}"), 0.0) for t in "abc")
+    assert [h.chunk.text for h in fuse([[a, b, c], [b, c]], 3)] == ["b", "c", "a"]
+    assert [h.chunk.text for h in fuse([[a, b, c], []], 2)] == ["a", "b"]
+
+
+def test_a_lexical_hit_reaches_the_answer_and_gets_a_cosine(manifest: Manifest) -> None:
+    embedder = BagOfWordsEmbedder()
+    chunks = [
+        chunk("Section 12.3 Governing law: the laws of the State of Delaware apply.", "/d/msa.pdf", 0),
+        chunk("The parties agree on services, fees and service levels.", "/d/msa.pdf", 1),
+    ]
+    put(manifest, chunks)
+    store = ListStore(chunks, embedder)
+    hybrid = Retriever(embedder, store, manifest.indexed_versions, top_k=2, min_score=0.0, lexical=manifest)
+    got = hybrid.search("Which clause is 12.3?")
+    assert got.relevant[0].chunk.number == 0
+    for hit in got.relevant:  # scores are cosines, comparable with the floor
+        (v,) = embedder.embed([hit.chunk.text])
+        (q,) = embedder.embed(["Which clause is 12.3?"])
+        assert hit.score == pytest.approx(sum(x * y for x, y in zip(q, v)))
+
+
+def test_lexical_hits_of_invisible_versions_are_ignored(manifest: Manifest) -> None:
+    embedder = BagOfWordsEmbedder()
+    stale = chunk("Delaware law governs.", "/d/msa.pdf", sha="old")
+    put(manifest, [stale])
+    manifest.begin("/d/msa.pdf")  # being rewritten by an indexer right now
+    retriever = Retriever(embedder, ListStore([stale], embedder), manifest.indexed_versions,
+                          min_score=0.0, lexical=manifest)
+    assert retriever.search("Delaware law").nearest == ()
