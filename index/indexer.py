@@ -123,8 +123,7 @@ class Indexer:
             # Another embedder's vectors cannot be mixed with ours, and an index
             # from before the lexical passages lacks them: rebuild either.
             self.store.clear()
-            for entry in self.manifest.entries():
-                self.manifest.remove(entry.path)
+            self.manifest.clear()
             self.manifest.set_setting("embedder", name)
             self.manifest.set_setting("layout", LAYOUT)
 

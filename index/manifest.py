@@ -122,6 +122,12 @@ class Manifest:
             self._db.execute("DELETE FROM pending WHERE path = ?", (path,))
             lexical.replace(self._db, path, (), "")
 
+    def clear(self) -> None:
+        """Forget every file at once (the index is being rebuilt)."""
+        with self._lock, self._db:
+            for table in ("documents", "pending", "passages"):
+                self._db.execute(f"DELETE FROM {table}")
+
     def indexed_versions(self) -> dict[str, str]:
         """path → sha256 of every fully indexed file (what readers may see)."""
         # A pending file is being rewritten in the store: whole or absent, never half.
