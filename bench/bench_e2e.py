@@ -30,6 +30,7 @@ sys.path.insert(0, str(HERE))
 from copilot.answer import citations_for  # noqa: E402
 from copilot.config import Config  # noqa: E402
 from copilot.engine import Copilot  # noqa: E402
+from copilot.prompt import fit  # noqa: E402
 from report import machine, record  # noqa: E402
 
 
@@ -108,8 +109,9 @@ def main() -> None:
     def baseline(q: dict) -> None:
         sources = citations_for(engine.answerer.retriever.search(q["question"]).relevant)
         if sources:  # the product does not generate without sources either
-            messages, _ = engine.answerer.messages(q["question"], sources)
-            rate, _ = plain_generation(plain, messages, args.max_tokens)
+            gen = engine.generator
+            fitted = fit(q["question"], sources, (), gen.count_tokens, gen.context_window, args.max_tokens)
+            rate, _ = plain_generation(plain, fitted.messages, args.max_tokens)
             if rate:
                 theirs.append(rate)
 

@@ -119,12 +119,53 @@ def ask(ctx: click.Context, question: str, as_json: bool, top_k: int | None, max
         return
     click.echo()
     if not answer.found and "".join(streamed).strip() != answer.text:
-        click.echo(answer.text)  # the model said it its own way
+        click.echo(answer.text)  # the model said it its own way, or its draft failed the check
+    from copilot.grounding import report
+
+    for line in report(answer.claims, answer.found):
+        click.echo(line)
     if answer.shown_sources:
         click.echo(f"\n{answer.sources_heading}:")
     for c in answer.shown_sources:
         score = "" if answer.found else f" (score {c.score:.2f})"
         click.echo(f"  {c.label()}{score}")
+
+
+@main.command("eval")
+@click.argument("benchmark", type=click.Choice(["scifact", "cuad"]))
+@click.argument("data", type=click.Path(path_type=Path, exists=True, file_okay=False))
+@click.option("--limit", type=int, default=0, help="Only this many queries (SciFact) or questions (CUAD).")
+@click.option("--out", type=click.Path(path_type=Path, dir_okay=False),
+              help="Where to write the JSON results (default: $COPILOT_HOME/eval/BENCHMARK.json).")
+@click.option("--workdir", type=click.Path(path_type=Path, file_okay=False),
+              help="Where the benchmark's own index lives (default: $COPILOT_HOME/eval/BENCHMARK).")
+@click.pass_context
+def evaluate(ctx: click.Context, benchmark: str, data: Path, limit: int, out: Path | None,
+             workdir: Path | None) -> None:
+    """Measure answer quality on BENCHMARK's data in DATA (a BEIR SciFact or a CUAD folder).
+
+    SciFact: nDCG@10 and recall@5 for dense, lexical and hybrid retrieval.
+    CUAD: evidence hit@5, answer accuracy, refusals, citation accuracy and
+    latency, with the configured model.  The data set is indexed into its own
+    home (kept, so the next run only asks); your own index is not touched.
+    """
+    from copilot.eval import cuad, scifact
+    from copilot.progress import IndexBar
+    config = ctx.obj
+    workdir = workdir or config.home / "eval" / benchmark
+    out = out or config.home / "eval" / f"{benchmark}.json"
+    run = {"scifact": scifact.run, "cuad": cuad.run}[benchmark]
+    live = sys.stderr.isatty()
+
+    def progress(done: int, total: int, what: str) -> None:
+        if live:
+            click.echo(f"\r{benchmark}: {done}/{total} {what:<40}", err=True, nl=done >= total)
+
+    with IndexBar(enabled=live) as bar:
+        report = run(data, config, workdir, limit, progress, bar)
+    report.write(out)
+    click.echo(report.table())
+    click.echo(f"results: {out}")
 
 
 @main.command()

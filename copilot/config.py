@@ -43,6 +43,7 @@ class Config:
     threads: int = 0  # 0: let llama.cpp choose
     gpu_layers: int = 0
     top_k: int = 5
+    retrieval: str = "hybrid"  # hybrid (BM25 + vectors, fused), dense or lexical
     min_score: float = 0.25  # cosine similarity below which a passage is unrelated
     chunk_tokens: int = 200
     chunk_overlap: int = 32
@@ -72,7 +73,7 @@ class Config:
 
 
 _FIELDS = {f.name: f for f in fields(Config)}
-CHOICES = {"embed_backend": ("onnx-int8", "onnx", "torch")}
+CHOICES = {"embed_backend": ("onnx-int8", "onnx", "torch"), "retrieval": ("hybrid", "dense", "lexical")}
 _DEFAULTS = Config(home=Path("."))
 
 

@@ -19,6 +19,7 @@ from copilot.answer import Answerer, TokenFn
 from copilot.config import Config
 from copilot.errors import IndexEmpty, IndexStale
 from copilot.models import ProgressFn, resolve_embedder, resolve_llm
+from copilot.prompt import SYSTEM
 from copilot.retrieval import Retriever
 from copilot.types import Answer
 
@@ -75,9 +76,14 @@ class Copilot:
         from copilot.llm import LlamaGenerator
 
         c = self.config
-        return self._part("generator", lambda: LlamaGenerator(
-            self.model_path, c.context_window, c.threads, c.gpu_layers, c.temperature
-        ))
+
+        def make() -> LlamaGenerator:
+            generator = LlamaGenerator(self.model_path, c.context_window, c.threads, c.gpu_layers,
+                                       c.temperature)
+            generator.prime(SYSTEM)
+            return generator
+
+        return self._part("generator", make)
 
     @property
     def answerer(self) -> Answerer:
@@ -86,7 +92,7 @@ class Copilot:
         def make() -> Answerer:
             retriever = Retriever(
                 self.embedder, self.store, self.manifest.indexed_versions, c.top_k, c.min_score,
-                lexical=self.manifest,
+                lexical=self.manifest, mode=c.retrieval,
             )
             return Answerer(retriever, self.generator, c.max_tokens)
 
@@ -132,8 +138,12 @@ class Copilot:
         question: str,
         on_token: TokenFn | None = None,
         cancel: threading.Event | None = None,
+        history: Sequence[Answer] = (),
     ) -> Answer:
-        """Answer from the indexed documents; `IndexEmpty` if there are none."""
+        """Answer from the indexed documents; `IndexEmpty` if there are none.
+
+        `history` is the conversation so far, for follow-up questions.
+        """
         if not self.manifest.indexed_versions():
             raise IndexEmpty(
                 f"nothing is indexed yet in {self.config.index_dir}; run: copilot index FOLDER"
@@ -146,4 +156,4 @@ class Copilot:
                 f"the index was built with the embedder {built_with}, not "
                 f"{embedder_name(self.embedder)}; run `copilot index` on your folders to rebuild it"
             )
-        return self.answerer.ask(question, on_token, cancel)
+        return self.answerer.ask(question, on_token, cancel, history)

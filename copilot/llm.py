@@ -18,6 +18,22 @@ def default_threads() -> int:
     return cores if cores <= 4 else cores // 2
 
 
+def _metadata(path: Path) -> dict[str, str]:
+    """A GGUF file's metadata, read without loading its weights or sizing a context."""
+    from llama_cpp import Llama
+
+    try:  # llama.cpp warns on stderr about a vocab-only load's context; users need not see it
+        from llama_cpp._utils import suppress_stdout_stderr
+
+        quiet = suppress_stdout_stderr(disable=False)
+    except ImportError:  # pragma: no cover - a llama-cpp-python without the helper
+        from contextlib import nullcontext
+
+        quiet = nullcontext()
+    with quiet:
+        return dict(Llama(model_path=str(path), vocab_only=True, verbose=False).metadata)
+
+
 class LlamaGenerator:
     """A `Generator` over `llama_cpp.Llama`.
 
@@ -38,9 +54,13 @@ class LlamaGenerator:
 
         self.path = path
         self.temperature = temperature
+        # Past its trained length a model's answers degrade silently: never go there.
+        # (Read from the file's metadata first: the KV cache is sized by n_ctx.)
+        meta = _metadata(path)
+        trained = int(meta.get(f"{meta.get('general.architecture', '')}.context_length", 0) or 0)
         self._llm = Llama(
             model_path=str(path),
-            n_ctx=context_window,
+            n_ctx=min(context_window, trained) if trained else context_window,
             n_threads=threads or default_threads(),
             n_gpu_layers=gpu_layers,
             verbose=False,
@@ -49,6 +69,20 @@ class LlamaGenerator:
         self.last_prompt_tokens = 0
         self.last_completion_tokens = 0
         self._lock = threading.Lock()  # one llama context serves one stream at a time
+
+    def prime(self, system: str) -> None:
+        """Evaluate the fixed system prompt now, so the first question starts warm.
+
+        llama-cpp-python keeps the tokens it has evaluated and, on the next
+        prompt, reuses the longest common prefix from the KV cache; every
+        prompt here starts with the same system message, so after this its
+        tokens are never evaluated again while the model stays loaded.
+        """
+        with self._lock:
+            self._llm.create_chat_completion(
+                messages=[{"role": "system", "content": system}, {"role": "user", "content": "."}],
+                max_tokens=1, temperature=0.0,
+            )
 
     @property
     def name(self) -> str:

@@ -112,6 +112,30 @@ class Citation:
         return f"[{self.n}] {self.source}" + (f", {where}" if where else "")
 
 
+NOTHING_RELEVANT = "nothing relevant"  # retrieval found no passage worth answering from
+SOURCES_SILENT = "sources silent"  # the model read the passages and found no answer
+UNSUPPORTED = "unsupported"  # the model answered, but no sentence of it is borne out
+
+
+@dataclass(frozen=True)
+class Claim:
+    """One sentence of an answer, checked against the passages it cites.
+
+    `inferred` means the model gave no citation (or one that does not bear
+    the sentence out) and the check found the source that does; `support`
+    is the share of the sentence's content words its sources hold.
+    `restates` marks a sentence that adds nothing to the question (nothing
+    to check, and nothing answered).
+    """
+
+    text: str
+    cites: tuple[int, ...]
+    inferred: bool
+    support: float
+    supported: bool
+    restates: bool = False
+
+
 @dataclass(frozen=True)
 class Timings:
     """Where an answer's time went, in milliseconds and tokens per second."""
@@ -128,8 +152,12 @@ class Timings:
 class Answer:
     """A finished answer: its text, the sources it rests on, and timings.
 
-    `found` is False when the indexed documents hold nothing relevant: the text
-    then says so and `nearest` lists what came closest.
+    `found` is False when the documents do not hold the answer: nothing was
+    relevant enough to ask the model (`reason` NOTHING_RELEVANT), the model
+    said the passages do not say (SOURCES_SILENT), or no sentence of what it
+    wrote is borne out by them (UNSUPPORTED: its draft stays in `claims`,
+    flagged); the text then says so and `sources` are the nearest passages.
+    `claims` are the answer's sentences as the grounding check judged them.
     """
 
     question: str
@@ -139,6 +167,14 @@ class Answer:
     sources: tuple[Citation, ...] = ()
     timings: Timings = field(default_factory=lambda: Timings(0.0))
     cancelled: bool = False
+    claims: tuple[Claim, ...] = ()
+    reason: str = ""
+    standalone: str = ""  # the question retrieval searched with (a follow-up, rewritten)
+
+    @property
+    def unsupported(self) -> tuple[Claim, ...]:
+        """Sentences no source bears out: the user must be told."""
+        return tuple(c for c in self.claims if not c.supported)
 
     @property
     def shown_sources(self) -> tuple[Citation, ...]:
@@ -149,6 +185,8 @@ class Answer:
     def sources_heading(self) -> str:
         """The heading of that list, saying plainly what the passages are."""
         if not self.found:
+            if self.reason in (SOURCES_SILENT, UNSUPPORTED):
+                return "Nearest passages (they do not answer the question)"
             return "Nearest passages (not relevant enough to answer from)"
         if self.citations:
             return "Sources"
@@ -166,6 +204,9 @@ class Answer:
             "citations": [asdict(c) for c in self.citations],
             "sources": [asdict(c) for c in self.sources],
             "timings": asdict(self.timings),
+            "claims": [asdict(c) for c in self.claims],
+            "reason": self.reason,
+            "standalone": self.standalone,
         }
 
 

@@ -71,6 +71,9 @@ class Manifest:
         columns = {row[1] for row in self._db.execute("PRAGMA table_info(documents)")}
         if "title" not in columns:  # a manifest written before titles were kept
             self._db.execute("ALTER TABLE documents ADD COLUMN title TEXT NOT NULL DEFAULT ''")
+        if self._db.execute("SELECT 1 FROM identities LIMIT 1").fetchone() is None:
+            with self._db:  # an index written before identities were kept
+                lexical.fill_identities(self._db)
 
     def _rows(self, sql: str, args: tuple = ()) -> list[tuple]:
         with self._lock:
@@ -125,7 +128,7 @@ class Manifest:
     def clear(self) -> None:
         """Forget every file at once (the index is being rebuilt)."""
         with self._lock, self._db:
-            for table in ("documents", "pending", "passages"):
+            for table in ("documents", "pending", "passages", "identities"):
                 self._db.execute(f"DELETE FROM {table}")
 
     def indexed_versions(self) -> dict[str, str]:
@@ -136,10 +139,15 @@ class Manifest:
             " AND path NOT IN (SELECT path FROM pending)"
         ))
 
-    def search(self, question: str, k: int) -> list[Hit]:
-        """BM25 over every stored passage (readers filter by `indexed_versions`)."""
+    def search(self, question: str, k: int, path: str | None = None) -> list[Hit]:
+        """BM25 over every stored passage, or one file's (readers filter by `indexed_versions`)."""
         with self._lock:
-            return lexical.search(self._db, question, k)
+            return lexical.search(self._db, question, k, path)
+
+    def named(self, question: str) -> tuple[str, set[str]] | None:
+        """The document the question names, and the words naming it (see `lexical.named`)."""
+        with self._lock:
+            return lexical.named(self._db, question)
 
     def totals(self) -> dict[str, int]:
         """Files, pages and chunks indexed; files skipped."""

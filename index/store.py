@@ -95,14 +95,15 @@ class ChromaStore:
         """Remove every chunk of a file, whatever its version."""
         self._col.delete(where={"path": path})
 
-    def query(self, vector: Sequence[float], k: int) -> list[Hit]:
-        """The `k` nearest chunks, closest first, scored by cosine similarity."""
+    def query(self, vector: Sequence[float], k: int, path: str | None = None) -> list[Hit]:
+        """The `k` nearest chunks (of one file, if `path`), closest first, scored by cosine."""
         total = self.count()
         if total == 0:
             return []
         res = self._col.query(
             query_embeddings=[list(vector)],
             n_results=min(k, total),
+            where={"path": path} if path else None,
             include=["documents", "metadatas", "distances"],
         )
         hits = []

@@ -32,8 +32,9 @@ class ListStore:
     def __init__(self, chunks: Sequence[Chunk], embedder: BagOfWordsEmbedder):
         self.rows = list(zip(chunks, embedder.embed([c.text for c in chunks])))
 
-    def query(self, vector, k: int) -> list[Hit]:
-        scored = [Hit(c, sum(a * b for a, b in zip(vector, v))) for c, v in self.rows]
+    def query(self, vector, k: int, path: str | None = None) -> list[Hit]:
+        scored = [Hit(c, sum(a * b for a, b in zip(vector, v))) for c, v in self.rows
+                  if path is None or c.path == path]
         return sorted(scored, key=lambda h: -h.score)[:k]
 
     def vectors(self, ids) -> dict[str, list[float]]:
@@ -67,11 +68,13 @@ class DictStore:
 
 
 class ScriptedGenerator:
-    """Streams a fixed reply word by word; records what it was asked."""
+    """Streams a fixed reply word by word (or each of several replies in turn,
+    the last one repeating); records what it was asked and how long it may answer."""
 
-    def __init__(self, reply: str, context_window: int = 4096):
-        self.reply = reply
+    def __init__(self, reply: str | list[str], context_window: int = 4096):
+        self.replies = [reply] if isinstance(reply, str) else list(reply)
         self.context_window = context_window
+        self.max_tokens: list[int] = []
         self.calls: list[list[dict]] = []
         self.last_prompt_tokens = 0
         self.last_completion_tokens = 0
@@ -80,9 +83,11 @@ class ScriptedGenerator:
         return len(text.split())
 
     def stream(self, messages, max_tokens: int) -> Iterator[str]:
+        reply = self.replies[min(len(self.calls), len(self.replies) - 1)]
         self.calls.append(list(messages))
+        self.max_tokens.append(max_tokens)
         self.last_prompt_tokens = sum(self.count_tokens(m["content"]) for m in messages)
-        words = re.findall(r"\S+\s*", self.reply)[:max_tokens]
+        words = re.findall(r"\S+\s*", reply)[:max_tokens]
         for i, w in enumerate(words, 1):
             self.last_completion_tokens = i
             yield w

@@ -128,3 +128,17 @@ def test_runs_with_no_network_at_all(tmp_path: Path, tiny_model: Path) -> None:
     out = _copilot(home, "--model", str(tiny_model), "ask", "How long are e-mails kept?", prefix=no_net)
     assert out.returncode == 0, out.stderr
     assert "data-retention-policy.md, Harbor & Vale LLP" in out.stdout  # cited or consulted, by heading
+
+
+def test_the_window_stops_at_the_trained_length_and_priming_changes_no_answer(tiny_model: Path) -> None:
+    from copilot.llm import LlamaGenerator
+    from copilot.prompt import SYSTEM
+
+    gen = LlamaGenerator(tiny_model, context_window=1 << 20)
+    assert gen.context_window == 8192  # SmolLM2's trained length, not the 1M asked for
+    messages = [{"role": "system", "content": SYSTEM}, {"role": "user", "content": "Say hello."}]
+    cold = "".join(gen.stream(messages, 16))
+    gen._llm.reset()
+    gen.prime(SYSTEM)
+    assert gen._llm.n_tokens > gen.count_tokens(SYSTEM)  # the system prompt is in the cache
+    assert "".join(gen.stream(messages, 16)) == cold  # reusing it changes nothing

@@ -83,3 +83,70 @@ def test_lexical_hits_of_invisible_versions_are_ignored(manifest: Manifest) -> N
     retriever = Retriever(embedder, ListStore([stale], embedder), manifest.indexed_versions,
                           min_score=0.0, lexical=manifest)
     assert retriever.search("Delaware law").nearest == ()
+
+
+PARTIES = [("Quantix Labs", "Verdant Mills", "Delaware"), ("Halcyon Freight", "Orbis Retail", "Texas"),
+           ("Nimbus Health", "Carrow Clinics", "Ohio"), ("Lumen Energy", "Tessel Grid", "Nevada")]
+
+
+def contracts(manifest: Manifest) -> list[Chunk]:
+    """Four supply agreements: a preamble naming the parties, filler, a governing-law clause."""
+    every = []
+    for i, (a, b, state) in enumerate(PARTIES):
+        path = f"/d/{a.split()[0].lower()}-supply.pdf"
+        chunks = [
+            chunk(f"SUPPLY AGREEMENT between {a} Inc. and {b} LLC, made as of May 1, 2020.", path, 0),
+            chunk(f"{a} shall deliver the goods that {b} orders, on the dates agreed.", path, 1),
+            chunk(f"The law of the State of {state} governs this contract.", path, 2),
+        ]
+        put(manifest, chunks, title="Supply Agreement")
+        every += chunks
+    return every
+
+
+def test_a_question_naming_a_document_is_answered_from_that_document(manifest: Manifest) -> None:
+    embedder = BagOfWordsEmbedder()
+    chunks = contracts(manifest)
+    question = "Which law governs the deal between Halcyon Freight and Orbis Retail?"
+    path, words = manifest.named(question)
+    assert path == "/d/halcyon-supply.pdf" and {"halcyon", "freight", "orbis", "retail"} <= words
+    assert "law" not in words  # every contract's identity may hold it; it says what is asked
+    retriever = Retriever(embedder, ListStore(chunks, embedder), manifest.indexed_versions,
+                          top_k=3, min_score=0.0, lexical=manifest)
+    got = retriever.search(question).relevant
+    assert {h.chunk.path for h in got} == {path}
+    assert "Texas" in got[0].chunk.text  # the clause, not the preamble naming the parties
+
+
+def test_a_question_naming_no_document_searches_them_all(manifest: Manifest) -> None:
+    embedder = BagOfWordsEmbedder()
+    chunks = contracts(manifest)
+    assert manifest.named("Which law governs the supply agreements?") is None
+    retriever = Retriever(embedder, ListStore(chunks, embedder), manifest.indexed_versions,
+                          top_k=4, min_score=0.0, lexical=manifest)
+    got = retriever.search("Which State law governs the supply agreements?").relevant
+    assert len({h.chunk.path for h in got}) > 1
+
+
+def test_an_index_written_before_identities_gets_them_on_opening(tmp_path: Path) -> None:
+    first = Manifest(tmp_path / "m.sqlite")
+    contracts(first)
+    with first._db:
+        first._db.execute("DELETE FROM identities")
+    first.close()
+    again = Manifest(tmp_path / "m.sqlite")
+    assert again.named("the agreement between Lumen Energy and Tessel Grid")[0] == "/d/lumen-supply.pdf"
+
+
+def test_dense_or_lexical_alone_for_comparison(manifest: Manifest) -> None:
+    embedder = BagOfWordsEmbedder()
+    chunks = [chunk("Clause 12.3 sets the fee.", "/d/a.pdf", 0), chunk("fee fee fee schedule", "/d/b.pdf", 0)]
+    put(manifest, chunks[:1])
+    put(manifest, chunks[1:])
+    store = ListStore(chunks, embedder)
+    lexical = Retriever(embedder, store, manifest.indexed_versions, min_score=-1, lexical=manifest, mode="lexical")
+    assert [h.chunk.path for h in lexical.search("12.3").nearest] == ["/d/a.pdf"]
+    dense = Retriever(embedder, store, manifest.indexed_versions, min_score=-1, lexical=manifest, mode="dense")
+    assert len(dense.search("12.3").nearest) == 2  # every vector is a candidate
+    with pytest.raises(ValueError, match="hybrid, dense, lexical"):
+        Retriever(embedder, store, manifest.indexed_versions, mode="fuzzy")

@@ -49,8 +49,9 @@ class FakeEngine:
             raise ModelMissing("model file not found: /x.gguf")
         return self.answerer.generator
 
-    def ask(self, question, on_token=None, cancel=None):
-        return self.answerer.ask(question, on_token, cancel)
+    def ask(self, question, on_token=None, cancel=None, history=()):
+        self.history = list(history)
+        return self.answerer.ask(question, on_token, cancel, history)
 
 
 async def ask(pilot, text: str) -> None:
@@ -103,10 +104,32 @@ async def test_errors_are_notifications_not_tracebacks() -> None:
 
 
 @pytest.mark.asyncio
-async def test_an_uncited_answer_says_so_next_to_its_passages() -> None:
+async def test_an_uncited_answer_gets_its_source_from_the_check_and_says_so() -> None:
     app = CopilotApp(FakeEngine("Three years."))
     async with app.run_test() as pilot:
         await ask_and_wait(pilot, "how long is email kept")
-        sources = screen_text(app, "#sources")
-        assert "cites none" in sources and "[1] retention.md, page 1" in sources
-        assert screen_text(app, "#answer").startswith("how long is email kept")
+        assert "[1] retention.md, page 1" in screen_text(app, "#sources")
+        answer = screen_text(app, "#answer")
+        assert answer.startswith("how long is email kept")
+        assert "✓ [1] (source found by the check) Three years." in answer
+
+
+@pytest.mark.asyncio
+async def test_a_follow_up_is_asked_with_the_conversation_so_far() -> None:
+    engine = FakeEngine("E-mail is kept for three years [1].")
+    app = CopilotApp(engine)
+    async with app.run_test() as pilot:
+        await ask_and_wait(pilot, "how long is email kept")
+        await ask_and_wait(pilot, "and then?")
+        assert [a.question for a in engine.history] == ["how long is email kept"]
+
+
+@pytest.mark.asyncio
+async def test_an_answer_the_passages_do_not_bear_out_is_not_found_with_its_draft_flagged() -> None:
+    app = CopilotApp(FakeEngine("Ten years, in a vault in Zurich."))
+    async with app.run_test() as pilot:
+        await ask_and_wait(pilot, "how long is email kept")
+        answer = screen_text(app, "#answer")
+        assert "Not found in the indexed documents." in answer
+        assert "⚠ Ten years, in a vault in Zurich." in answer
+        assert "they do not answer the question" in screen_text(app, "#sources")

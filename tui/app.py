@@ -22,6 +22,9 @@ from copilot.types import Answer
 from tui.messages import Answered, EngineReady, Failed, Token
 
 
+HISTORY_TURNS = 4  # past answers a follow-up is read with
+
+
 class CopilotApp(App[None]):
     """Question box at the bottom, the streamed answer above it, then its sources."""
 
@@ -44,6 +47,7 @@ class CopilotApp(App[None]):
         self._cancel = threading.Event()
         self._question = ""
         self._text = ""
+        self._history: list[Answer] = []  # this session's answered questions, for follow-ups
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -83,7 +87,8 @@ class CopilotApp(App[None]):
         """Retrieve and stream the answer, posting each piece to the screen."""
         try:
             answer = self.engine.ask(
-                question, on_token=lambda t: self.post_message(Token(t)), cancel=cancel
+                question, on_token=lambda t: self.post_message(Token(t)), cancel=cancel,
+                history=list(self._history[-HISTORY_TURNS:]),
             )
             self.post_message(Answered(answer))
         except CopilotError as exc:
@@ -100,8 +105,13 @@ class CopilotApp(App[None]):
 
     def on_answered(self, message: Answered) -> None:
         answer: Answer = message.answer
+        if answer.found and not answer.cancelled:
+            self._history.append(answer)
+        from copilot.grounding import report
+
         marker = "\n\n[i](cancelled)[/i]" if answer.cancelled else ""
-        self._show(_escape(answer.text) + marker)
+        check = "\n".join(_escape(line) for line in report(answer.claims, answer.found))
+        self._show(_escape(answer.text) + marker + (f"\n\n[dim]{check}[/dim]" if check else ""))
         shown = answer.shown_sources
         lines = [f"[b]{answer.sources_heading}[/b]"] + [_escape(c.label()) for c in shown]
         self.query_one("#sources", Static).update("\n".join(lines) if shown else "")
