@@ -54,9 +54,12 @@ def main() -> None:
     run = {"scifact": scifact.run, "cuad": cuad.run}[args.benchmark]
     report = run(DATA / args.benchmark, config, args.workdir / args.benchmark, args.limit)
     seconds = time.perf_counter() - started
-    scope = f"first {args.limit}" if args.limit else "all"
-    what = {"scifact": f"SciFact, {scope} queries, the shipped MiniLM ({config.embed_backend})",
-            "cuad": f"CUAD, {scope} questions, model {config.model}, top_k {config.top_k}"}[args.benchmark]
+    what = {
+        "scifact": f"SciFact, {f'the first {args.limit}' if args.limit else 'all'} queries, "
+                   f"the shipped MiniLM ({config.embed_backend})",
+        "cuad": f"CUAD, {f'a fixed sample of {args.limit}' if args.limit else 'all'} questions, "
+                f"model {config.model}, top_k {config.top_k}",
+    }[args.benchmark]
     record(__file__, report.rows + [("wall time", f"{seconds:.0f} s")], what + ".", figures_only(report.data))
 
 
