@@ -34,8 +34,6 @@ NOT_FOUND_MARK = re.compile(
     r"^\W*(not\s+found\b|the\s+(documents|sources)\s+do\s+not\s+(say|contain|answer))", re.IGNORECASE
 )
 CITE = grounding.CITE
-SYSTEM = prompt.SYSTEM
-REWRITE_TOKENS = 64
 
 TokenFn = Callable[[str], None]
 
@@ -49,16 +47,6 @@ def citations_for(hits: Sequence[Hit]) -> list[Citation]:
         )
         for i, h in enumerate(hits, 1)
     ]
-
-
-def cited_numbers(text: str) -> list[int]:
-    """The source numbers an answer cites, in order of first appearance."""
-    seen: list[int] = []
-    for group in CITE.findall(text):
-        for n in re.split(r"\s*[,;]\s*", group):
-            if int(n) not in seen:
-                seen.append(int(n))
-    return seen
 
 
 class Answerer:
@@ -81,7 +69,7 @@ class Answerer:
         msgs = prompt.rewrite_messages(question, history, gen.count_tokens, gen.context_window)
         if msgs is None:
             return question, False
-        stream = gen.stream(msgs, REWRITE_TOKENS)
+        stream = gen.stream(msgs, prompt.REWRITE_TOKENS)
         try:
             text = "".join(stream).strip().strip('"').strip()
         finally:

@@ -86,21 +86,38 @@ def _quoted(sentence: str, passage: str) -> bool:
     return False
 
 
+def cited_numbers(text: str) -> list[int]:
+    """The source numbers `text` cites ("[2]", "[1, 3]"), in order of first appearance."""
+    seen: dict[int, None] = {}
+    for group in CITE.findall(text):
+        seen.update((int(n), None) for n in re.split(r"\s*[,;]\s*", group))
+    return list(seen)
+
+
 def states(sentence: str, question: str = "") -> set[str]:
     """The content words `sentence` adds to `question`: what it claims."""
-    return content_words(CITE.sub("", sentence)) - content_words(question)
+    return _states(sentence, content_words(question))
+
+
+def _states(sentence: str, asked: set[str]) -> set[str]:
+    return content_words(CITE.sub("", sentence)) - asked
+
+
+def _passage_words(p: Citation) -> set[str]:
+    return content_words(f"{p.source} {p.heading} {p.text}")
 
 
 def support(sentence: str, passages: Sequence[Citation], question: str = "") -> float:
     """How well `passages` bear out `sentence`: 0 (not at all) to 1 (entirely)."""
-    said = states(sentence, question)
+    return _support(sentence, states(sentence, question), passages, [_passage_words(p) for p in passages])
+
+
+def _support(sentence: str, said: set[str], passages: Sequence[Citation], words: Sequence[set[str]]) -> float:
     if not said:
         return 1.0  # "Yes." states nothing to check
     if any(_quoted(sentence, p.text) for p in passages):
         return 1.0
-    have: set[str] = set()
-    for p in passages:
-        have |= content_words(f"{p.source} {p.heading} {p.text}")
+    have = set().union(*words)
     if not _numbers(said) <= have:
         return 0.0  # a number no source states is the costliest error there is
     return len(said & have) / len(said)
@@ -109,24 +126,28 @@ def support(sentence: str, passages: Sequence[Citation], question: str = "") -> 
 def check(text: str, sources: Sequence[Citation], question: str = "") -> tuple[Claim, ...]:
     """Every sentence of `text` with its citations and whether they support it."""
     by_number = {c.n: c for c in sources}
+    words = {c.n: _passage_words(c) for c in sources}  # stemmed once, not once per sentence
+    asked = content_words(question)
+
+    def score(sentence: str, said: set[str], numbers: Sequence[int]) -> float:
+        return _support(sentence, said, [by_number[n] for n in numbers], [words[n] for n in numbers])
+
     claims = []
     for sentence in sentences(text):
-        if not states(sentence, question):
+        said = _states(sentence, asked)
+        if not said:
             claims.append(Claim(sentence, (), False, 1.0, True, restates=True))
             continue
-        cited = tuple(dict.fromkeys(
-            int(n) for group in CITE.findall(sentence) for n in re.split(r"\s*[,;]\s*", group)
-            if int(n) in by_number
-        ))
-        score = support(sentence, [by_number[n] for n in cited], question) if cited else 0.0
-        if score >= SUPPORT:
-            claims.append(Claim(sentence, cited, False, round(score, 3), True))
+        cited = tuple(n for n in cited_numbers(sentence) if n in by_number)
+        first = score(sentence, said, cited) if cited else 0.0
+        if first >= SUPPORT:
+            claims.append(Claim(sentence, cited, False, round(first, 3), True))
             continue
-        best_score, best = max(((support(sentence, [c], question), c.n) for c in sources), default=(0.0, 0))
+        best_score, best = max(((score(sentence, said, [c.n]), c.n) for c in sources), default=(0.0, 0))
         if best_score >= SUPPORT:
             claims.append(Claim(sentence, (best,), True, round(best_score, 3), True))
         else:
-            claims.append(Claim(sentence, cited, False, round(score, 3), False))
+            claims.append(Claim(sentence, cited, False, round(first, 3), False))
     return tuple(claims)
 
 

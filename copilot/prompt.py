@@ -19,6 +19,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from copilot.errors import QuestionTooLong
+from copilot.grounding import CITE
 from copilot.types import Answer, Citation
 
 SYSTEM = (
@@ -49,6 +50,7 @@ OPEN, CLOSE = "<sources>", "</sources>"
 MESSAGE_OVERHEAD = 8  # tokens a chat template adds around each message
 MIN_ANSWER_TOKENS = 128  # the answer's room is never cut below this
 HISTORY_ANSWER_CHARS = 600  # what of a past answer the follow-up rewriter reads
+REWRITE_TOKENS = 64  # the longest rewritten question
 
 
 # Sentences that speak to the model rather than about the document's subject.
@@ -132,7 +134,7 @@ def fit(
     while True:
         msgs = ([{"role": "system", "content": SYSTEM}] + history_messages(history)
                 + [{"role": "user", "content": user_message(question, sources)}])
-        used = sum(count(m["content"]) + MESSAGE_OVERHEAD for m in msgs)
+        used = _tokens(msgs, count)
         room = min(max_tokens, window - used)
         if room >= min(max_tokens, MIN_ANSWER_TOKENS):
             return Prompt(msgs, sources, room)
@@ -152,6 +154,11 @@ def fit(
             )
 
 
+def _tokens(messages: Sequence[dict[str, str]], count: Callable[[str], int]) -> int:
+    """What `messages` take of the window, chat template included."""
+    return sum(count(m["content"]) + MESSAGE_OVERHEAD for m in messages)
+
+
 def _shorter(source: Citation, chars: int) -> Citation:
     from dataclasses import replace
 
@@ -165,12 +172,12 @@ def rewrite_messages(question: str, history: Sequence[Answer], count: Callable[[
     while turns:
         lines = []
         for t in turns:
-            said = re.sub(r"\s*\[\d+(?:\s*[,;]\s*\d+)*\]", "", t.text)
+            said = re.sub(r"\s*" + CITE.pattern, "", t.text)
             said = said if len(said) <= HISTORY_ANSWER_CHARS else said[:HISTORY_ANSWER_CHARS] + " …"
             lines += [f"User: {t.question}", f"Assistant: {said}"]
         user = "Conversation:\n" + "\n".join(lines) + f"\nFollow-up: {question}\nRewritten:"
         msgs = [{"role": "system", "content": REWRITE}, {"role": "user", "content": user}]
-        if sum(count(m["content"]) + MESSAGE_OVERHEAD for m in msgs) + 2 * count(question) + 64 <= window:
+        if _tokens(msgs, count) + 2 * count(question) + REWRITE_TOKENS <= window:
             return msgs
         turns.pop(0)
     return None

@@ -2,7 +2,8 @@ import threading
 
 import pytest
 
-from copilot.answer import NOT_FOUND, Answerer, cited_numbers
+from copilot.answer import NOT_FOUND, Answerer
+from copilot.grounding import cited_numbers
 from copilot.errors import QuestionTooLong
 from copilot.retrieval import Retriever
 
