@@ -9,6 +9,8 @@ import sys
 import time
 from pathlib import Path
 
+from copilot.eval import markdown_table  # every script puts the project root on sys.path first
+
 HERE = Path(__file__).resolve().parent
 
 
@@ -17,16 +19,10 @@ def machine() -> str:
     return f"{platform.machine()}, {len(os.sched_getaffinity(0))} cores, Python {platform.python_version()}"
 
 
-def table(rows: list[tuple[str, str]]) -> str:
-    width = max(len(k) for k, _ in rows)
-    head = f"| {'measure':<{width}} | value |\n|{'-' * (width + 2)}|-------|"
-    return head + "\n" + "\n".join(f"| {k:<{width}} | {v} |" for k, v in rows)
-
-
 def record(script: str, rows: list[tuple[str, str]], note: str, raw: dict, where: str | None = None) -> None:
     """Print the table; append it to RESULTS.md; write the raw figures to results/."""
     stamp = time.strftime("%Y-%m-%d %H:%M")
-    text = table(rows)
+    text = markdown_table(rows)
     print(text)
     results = HERE / "results"
     results.mkdir(exist_ok=True)

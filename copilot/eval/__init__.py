@@ -19,6 +19,13 @@ from copilot.config import Config
 ProgressFn = Callable[[int, int, str], None]  # done, total, what
 
 
+def markdown_table(rows: list[tuple[str, str]]) -> str:
+    """Measures and values as a Markdown table (readable on a terminal, pasteable into RESULTS.md)."""
+    width = max([len(k) for k, _ in rows] + [len("measure")])
+    head = f"| {'measure':<{width}} | value |\n|{'-' * (width + 2)}|-------|"
+    return head + "\n" + "\n".join(f"| {k:<{width}} | {v} |" for k, v in rows)
+
+
 @dataclass
 class Report:
     """An evaluation's headline figures and its raw records."""
@@ -33,10 +40,7 @@ class Report:
         self.data.setdefault("figures", {})[measure] = value
 
     def table(self) -> str:
-        """The rows as a Markdown table (readable on a terminal, pasteable into RESULTS.md)."""
-        width = max([len(k) for k, _ in self.rows] + [7])
-        head = f"| {'measure':<{width}} | value |\n|{'-' * (width + 2)}|-------|"
-        return head + "\n" + "\n".join(f"| {k:<{width}} | {v} |" for k, v in self.rows)
+        return markdown_table(self.rows)
 
     def write(self, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
