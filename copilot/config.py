@@ -48,6 +48,7 @@ class Config:
     chunk_tokens: int = 200
     chunk_overlap: int = 32
     embed_batch: int = 0  # texts per model call; 0: the backend's best (ONNX 4, torch 32)
+    theme: str = "dark"  # the terminal app's colours: dark or light
 
     @property
     def config_file(self) -> Path:
@@ -66,6 +67,11 @@ class Config:
     def offline_log(self) -> Path:
         return self.home / "offline.log"
 
+    @property
+    def conversations_file(self) -> Path:
+        """The terminal app's saved conversations."""
+        return self.home / "conversations.sqlite"
+
     def replace(self, **changes: Any) -> "Config":
         """A copy with some settings changed (None values are ignored)."""
         changes = {k: v for k, v in changes.items() if v is not None}
@@ -73,7 +79,11 @@ class Config:
 
 
 _FIELDS = {f.name: f for f in fields(Config)}
-CHOICES = {"embed_backend": ("onnx-int8", "onnx", "torch"), "retrieval": ("hybrid", "dense", "lexical")}
+CHOICES = {
+    "embed_backend": ("onnx-int8", "onnx", "torch"),
+    "retrieval": ("hybrid", "dense", "lexical"),
+    "theme": ("dark", "light"),
+}
 _DEFAULTS = Config(home=Path("."))
 
 

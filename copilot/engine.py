@@ -8,8 +8,10 @@ this object and nothing below it.
 
 from __future__ import annotations
 
+import json
 import os
 import threading
+import time
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
@@ -17,7 +19,7 @@ from typing import TYPE_CHECKING, TypeVar
 from copilot import offline
 from copilot.answer import Answerer, TokenFn
 from copilot.config import Config
-from copilot.errors import IndexEmpty, IndexStale
+from copilot.errors import IndexCancelled, IndexEmpty, IndexStale
 from copilot.models import ProgressFn, resolve_embedder, resolve_llm
 from copilot.prompt import SYSTEM
 from copilot.retrieval import Retriever
@@ -101,18 +103,38 @@ class Copilot:
     def index(self, paths: Iterable[Path], progress=None, passwords: Sequence[str] = ()):
         """Bring the index in step with `paths` (see `index.indexer`).
 
-        `passwords` are tried, in turn, on encrypted files.
+        `passwords` are tried, in turn, on encrypted files.  A `progress`
+        may stop the run by raising `IndexCancelled`: files already done stay
+        indexed, the one in hand is left as it was.  Each run is recorded
+        (`last_run`), cancelled or failed ones too.
         """
         from index.chunking import Chunker
         from index.indexer import Indexer, writer_lock
 
+        paths = [Path(p) for p in paths]
         with writer_lock(self.config.index_dir):
             chunker = Chunker(
                 self.embedder.tokenizer_file, self.config.chunk_tokens,
                 self.config.chunk_overlap, self.embedder.window,
             )
             indexer = Indexer(self.store, self.manifest, chunker, self.embedder, passwords)
-            return indexer.run(paths, progress)
+            run = {"time": time.time(), "paths": [str(p) for p in paths]}
+            try:
+                summary = indexer.run(paths, progress)
+            except BaseException as exc:
+                run["outcome"] = "cancelled" if isinstance(exc, IndexCancelled) else f"failed: {exc}"
+                self.manifest.set_setting("last_run", json.dumps(run))
+                raise
+            run.update(outcome="done", line=summary.line())
+            self.manifest.set_setting("last_run", json.dumps(run))
+            return summary
+
+    def last_run(self) -> dict | None:
+        """The latest indexing run: time, paths, outcome, and its summary line when done."""
+        try:
+            return json.loads(self.manifest.setting("last_run") or "null")
+        except ValueError:
+            return None
 
     def status(self) -> list[tuple[str, "Entry"]]:
         """Every file the index knows, with its state now: indexed, skipped, stale or pending.

@@ -52,5 +52,13 @@ class NetworkRefused(CopilotError, ConnectionRefusedError):
     """
 
 
+class ConversationError(CopilotError):
+    """A saved conversation is missing, or the file holding them cannot be read."""
+
+
 class SkipFile(CopilotError):
     """A document cannot be indexed; the message is the reason shown to the user."""
+
+
+class IndexCancelled(CopilotError):
+    """The user stopped an indexing run; files done so far stay indexed."""

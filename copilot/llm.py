@@ -88,6 +88,17 @@ class LlamaGenerator:
     def name(self) -> str:
         return self.path.name
 
+    @property
+    def quant(self) -> str:
+        """How the weights are quantized, as llama.cpp names it ("Q4_K_M"), from the file."""
+        import llama_cpp
+
+        ftype = self._llm.metadata.get("general.file_type")
+        for name in dir(llama_cpp):
+            if name.startswith("LLAMA_FTYPE_") and str(getattr(llama_cpp, name)) == str(ftype):
+                return name.removeprefix("LLAMA_FTYPE_").removeprefix("MOSTLY_").removeprefix("ALL_")
+        return ""
+
     def count_tokens(self, text: str) -> int:
         """Tokens `text` takes in this model's vocabulary."""
         return len(self._llm.tokenize(text.encode("utf-8"), add_bos=False, special=True))

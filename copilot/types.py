@@ -209,6 +209,41 @@ class Answer:
             "standalone": self.standalone,
         }
 
+    @classmethod
+    def from_dict(cls, data: dict) -> Answer:
+        """The inverse of `to_dict`: a saved answer back (conversations are stored so).
+
+        Keys a newer version added and an older one did not write take the
+        dataclass defaults, and unknown keys are ignored, so old saves load.
+        """
+        cites = [_record(Citation, c) for c in data.get("citations", ())]
+        sources = [_record(Citation, c) for c in data.get("sources", ())]
+        claims = [
+            _record(Claim, {**c, "cites": tuple(c.get("cites", ()))})
+            for c in data.get("claims", ())
+        ]
+        timings = data.get("timings")
+        return cls(
+            question=data["question"],
+            text=data["answer"],
+            found=data["found"],
+            citations=tuple(cites),
+            sources=tuple(sources),
+            timings=_record(Timings, {"retrieval_ms": 0.0, **timings}) if timings else Timings(0.0),
+            cancelled=data.get("cancelled", False),
+            claims=tuple(claims),
+            reason=data.get("reason", ""),
+            standalone=data.get("standalone", ""),
+        )
+
+
+def _record(cls, data: dict):
+    """`cls(**data)`, keeping only the keys that are fields of `cls`."""
+    from dataclasses import fields
+
+    names = {f.name for f in fields(cls)}
+    return cls(**{k: v for k, v in data.items() if k in names})
+
 
 @runtime_checkable
 class Embedder(Protocol):

@@ -143,3 +143,30 @@ def test_readers_answer_and_writers_are_refused_while_indexing(tmp_path: Path, s
         proc.kill()
         proc.wait()
     check_consistent(home)
+
+
+def test_a_cancelled_run_keeps_what_it_finished_and_records_itself(config, corpus) -> None:
+    """The app's Ctrl+G: the run stops between files or batches; the index stays consistent."""
+    from copilot.engine import Copilot
+    from copilot.errors import IndexCancelled
+    from index.report import Silent
+
+    class StopAfterTwo(Silent):
+        done_files = 0
+
+        def file(self, source, size):
+            if self.done_files == 2:
+                raise IndexCancelled("indexing cancelled")
+
+        def done(self, source):
+            self.done_files += 1
+
+    engine = Copilot(config)
+    with pytest.raises(IndexCancelled):
+        engine.index([corpus], progress=StopAfterTwo())
+    assert engine.last_run()["outcome"] == "cancelled"
+    assert len(engine.manifest.indexed_versions()) == 2 and engine.manifest.pending() == []
+    assert set(engine.store.paths()) == set(engine.manifest.indexed_versions())
+    summary = engine.index([corpus])  # the next run finishes the job
+    assert (summary.indexed, summary.unchanged) == (3, 2)
+    assert engine.last_run()["outcome"] == "done" and engine.last_run()["line"] == summary.line()

@@ -112,3 +112,11 @@ def test_eval_scifact_end_to_end(tmp_path: Path, tiny_model: Path) -> None:
     for mode in ("dense", "lexical", "hybrid"):
         assert 0.3 < figures[f"{mode} nDCG@10"] <= 1.0, figures  # 60 documents: easy, not trivial
     assert figures["queries"] == len(queries)
+
+
+def test_the_results_table_lines_up_whatever_the_widths() -> None:
+    from copilot.eval import markdown_table
+
+    text = markdown_table([("nDCG@10", "0.7089"), ("a much longer measure name", "7"), ("x", "1234567890")])
+    widths = {len(line) for line in text.splitlines()}
+    assert len(widths) == 1, text

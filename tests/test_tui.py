@@ -1,135 +1,432 @@
-"""The chat app driven by key presses, on a fake engine."""
+"""The terminal app driven by key presses, on a fake engine (real answering logic, scripted model)."""
 
-import time
+from __future__ import annotations
 
 import pytest
+from textual.widgets import DataTable, Input, OptionList
 
-from copilot.answer import Answerer
-from copilot.config import Config
-from copilot.errors import ModelMissing
-from copilot.retrieval import Retriever
+from copilot import offline
+from copilot.conversations import Conversations
 from tui.app import CopilotApp
+from tui.chat import ChatScreen
+from tui.dialogs import HelpScreen
+from tui.index_screen import IndexScreen
+from tui.turn import Sources, Turn
+from tui.viewer import Viewer, locate
 
-from fakes import BagOfWordsEmbedder, ListStore, ScriptedGenerator, chunk
+from tui_fakes import FakeEngine
+
+SURVIVE = "These obligations survive for five (5) years after the Agreement ends [1]."
 
 
 @pytest.fixture(autouse=True)
-def idle_threshold(monkeypatch):
-    """Let the pilot see a small, busy CI machine as idle.
+def quiet_machine(monkeypatch):
+    """Let the pilot see a small, busy CI machine as idle, and give every app a clean guard.
 
     The pilot waits after each key until the process uses under 5% of a core,
     up to a second per key; an idle Textual app here uses about 8%, so every
-    key press would cost two seconds.
+    key press would cost two seconds.  Other tests in this process provoke
+    the offline guard on purpose: the badge must not count those.
     """
     import textual._wait
 
     monkeypatch.setattr(textual._wait, "SLEEP_IDLE", textual._wait.SLEEP_GRANULARITY / 4)
+    monkeypatch.setattr(offline, "attempts", lambda: [])
+    monkeypatch.setattr(offline, "active", lambda: True)
 
 
-class SlowGenerator(ScriptedGenerator):
-    def stream(self, messages, max_tokens):
-        for piece in super().stream(messages, max_tokens):
-            time.sleep(0.02)
-            yield piece
+def make_app(tmp_path, **engine_args) -> CopilotApp:
+    engine = FakeEngine(home=tmp_path, **engine_args)
+    return CopilotApp(engine, Conversations(tmp_path / "conversations.sqlite"))
 
 
-class FakeEngine:
-    def __init__(self, reply: str, fail_load: bool = False):
-        emb = BagOfWordsEmbedder()
-        chunks = [chunk("E-mail is kept for three years, then deleted.", "retention.md", 1)]
-        retriever = Retriever(emb, ListStore(chunks, emb), lambda: {c.path: c.doc_sha256 for c in chunks}, 3, 0.1)
-        self.answerer = Answerer(retriever, SlowGenerator(reply), 400)
-        self.config = Config(model="fake-model")
-        self.embedder = type("E", (), {"model": None})()
-        self.fail_load = fail_load
-
-    @property
-    def generator(self):
-        if self.fail_load:
-            raise ModelMissing("model file not found: /x.gguf")
-        return self.answerer.generator
-
-    def ask(self, question, on_token=None, cancel=None, history=()):
-        self.history = list(history)
-        return self.answerer.ask(question, on_token, cancel, history)
+async def type_text(pilot, text: str) -> None:
+    for key in text:
+        await pilot.press({" ": "space", "?": "question_mark"}.get(key, key))
 
 
 async def ask(pilot, text: str) -> None:
-    for key in text:
-        await pilot.press(key if key != " " else "space")
+    await type_text(pilot, text)
     await pilot.press("enter")
+
+
+async def settle(pilot) -> None:
+    await pilot.app.workers.wait_for_complete()
+    await pilot.pause()
 
 
 async def ask_and_wait(pilot, text: str) -> None:
     """Type a question, press Enter, and wait for the answer to be on screen."""
     await ask(pilot, text)
-    await pilot.app.workers.wait_for_complete()
-    await pilot.pause()
+    await settle(pilot)
 
 
-def screen_text(app, selector: str) -> str:
-    return str(app.query_one(selector).render())
+def text_of(widget) -> str:
+    return str(widget.render())
+
+
+def turns(app) -> list[Turn]:
+    return list(app.chat.query(Turn))
+
+
+def answer_text(app, n: int = -1) -> str:
+    return text_of(turns(app)[n].query_one(".answer"))
+
+
+def notes(app) -> list[str]:
+    return [n.message for n in app._notifications]
 
 
 @pytest.mark.asyncio
-async def test_question_streams_an_answer_with_sources() -> None:
-    app = CopilotApp(FakeEngine("E-mail is kept for three years [1]."))
+async def test_an_answer_streams_with_its_sources_and_the_status_bar_fills_in(tmp_path) -> None:
+    app = make_app(tmp_path)
     async with app.run_test() as pilot:
-        await ask_and_wait(pilot, "how long is email kept")
-        assert "three years [1]" in screen_text(app, "#answer")
-        assert "[1] retention.md, page 1" in screen_text(app, "#sources")
-        assert app.sub_title.endswith("fake-model")
+        await ask_and_wait(pilot, "how long are client matter files kept")
+        assert "seven (7) years after the matter is closed [1]" in answer_text(app)
+        sources = app.chat.query_one(Sources)
+        assert sources.citations[0].label().startswith("[1] data-retention-policy.md")
+        assert "Sources" in sources.border_title
+        bar = text_of(app.chat.query_one("StatusBar"))
+        assert "qwen2.5-coder-0.5b Q4_K_M" in bar and "44.4 tok/s" in bar
+        assert "ctx 1240/4096" in bar and "OFFLINE" in bar
 
 
 @pytest.mark.asyncio
-async def test_escape_cancels_and_keeps_the_partial_answer() -> None:
-    app = CopilotApp(FakeEngine(" ".join(f"word{i}" for i in range(300))))
+async def test_the_box_takes_typing_before_the_model_has_loaded(tmp_path) -> None:
+    app = make_app(tmp_path)
     async with app.run_test() as pilot:
-        await ask(pilot, "how long is email kept")
-        await pilot.pause(0.3)
+        await type_text(pilot, "typed at once")
+        assert app.chat.query_one("#question", Input).value == "typed at once"
+
+
+@pytest.mark.asyncio
+async def test_escape_cancels_at_once_and_keeps_the_partial_answer_marked(tmp_path) -> None:
+    app = make_app(tmp_path, reply=" ".join(f"word{i}" for i in range(300)), delay=0.03)
+    async with app.run_test() as pilot:
+        await ask(pilot, "how long are client matter files kept")
+        await pilot.pause(0.4)
         await pilot.press("escape")
-        await app.workers.wait_for_complete()
+        shown = answer_text(app)  # before the worker has even noticed
+        assert "word1" in shown and "(cancelled)" in shown
+        await settle(pilot)
+        final = answer_text(app)
+        assert "(cancelled)" in final and "word299" not in final
+        assert turns(app)[-1].answer.cancelled
+        await ask_and_wait(pilot, "and e-mail?")  # the box works again
+        assert len(turns(app)) == 2
+
+
+@pytest.mark.asyncio
+async def test_a_second_question_while_answering_is_refused_politely(tmp_path) -> None:
+    app = make_app(tmp_path, reply="word " * 100, delay=0.05)
+    async with app.run_test() as pilot:
+        await ask(pilot, "how long are client matter files kept")
+        await ask(pilot, "second")
+        assert any("Esc cancels" in n for n in notes(app))
+        await settle(pilot)
+        assert [t.question for t in turns(app)] == ["how long are client matter files kept"]
+
+
+@pytest.mark.asyncio
+async def test_a_missing_model_is_a_notification_with_what_to_do(tmp_path) -> None:
+    app = make_app(tmp_path, fail_load=True)
+    async with app.run_test() as pilot:
+        await settle(pilot)
+        assert "model file not found: /x.gguf; run `copilot doctor`" in notes(app)
+
+
+@pytest.mark.asyncio
+async def test_an_empty_index_says_how_to_fill_it(tmp_path) -> None:
+    app = make_app(tmp_path, files=0)
+    async with app.run_test() as pilot:
+        await settle(pilot)
+        assert any("Press F2" in n for n in notes(app))
+
+
+@pytest.mark.asyncio
+async def test_an_engine_bug_is_a_notification_not_a_traceback(tmp_path) -> None:
+    app = make_app(tmp_path)
+
+    def broken(*args, **kwargs):
+        raise KeyError("boom")
+
+    app.engine.ask = broken
+    async with app.run_test() as pilot:
+        await ask_and_wait(pilot, "anything")
+        assert any("unexpected error: KeyError" in n for n in notes(app))
+        assert "unexpected error" in answer_text(app)
+        await ask_and_wait(pilot, "again")  # not stuck as busy
+        assert len(turns(app)) == 2
+
+
+@pytest.mark.asyncio
+async def test_a_source_opens_at_its_page_highlighted_and_pages_turn(tmp_path) -> None:
+    app = make_app(tmp_path, reply=SURVIVE)
+    async with app.run_test() as pilot:
+        await ask_and_wait(pilot, "how long do confidentiality obligations survive")
+        assert app.chat.query_one(Sources).citations[0].page == 2
+        await pilot.press("ctrl+o", "enter")
+        await settle(pilot)
+        viewer = app.screen
+        assert isinstance(viewer, Viewer)
+        where = text_of(viewer.query_one("#where"))
+        assert "page 2 of 3" in where and "master-services-agreement-acme-bluefield.pdf" in where
+        assert "survive for five (5) years" in text_of(viewer.query_one("#passage"))
+        await pilot.press("right_square_bracket")
+        assert "page 3 of 3" in text_of(viewer.query_one("#where"))
+        assert not viewer.query_one("#passage").display  # the passage is not on page 3
+        assert "Termination" in text_of(viewer.query_one("#before"))
+        await pilot.press("right_square_bracket")  # no page 4: stays
+        assert "page 3 of 3" in text_of(viewer.query_one("#where"))
+        await pilot.press("left_square_bracket", "left_square_bracket")
+        assert "page 1 of 3" in text_of(viewer.query_one("#where"))
+        await pilot.press("c")
+        assert "page 2 of 3" in text_of(viewer.query_one("#where"))
+        await pilot.press("escape")
+        assert isinstance(app.screen, ChatScreen)
+
+
+@pytest.mark.asyncio
+async def test_a_source_whose_file_is_gone_shows_the_indexed_passage(tmp_path) -> None:
+    app = make_app(tmp_path, reply=SURVIVE)
+    async with app.run_test() as pilot:
+        await ask_and_wait(pilot, "how long do confidentiality obligations survive")
+        sources = app.chat.query_one(Sources)
+        from dataclasses import replace
+
+        sources.citations = (replace(sources.citations[0], path=str(tmp_path / "gone.pdf")),)
+        await pilot.press("ctrl+o", "enter")
+        await settle(pilot)
+        assert isinstance(app.screen, Viewer)
+        assert "survive for five (5) years" in text_of(app.screen.query_one("#passage"))
+        assert any("cannot open" in n and "showing the passage as it was indexed" in n for n in notes(app))
+
+
+def test_a_passage_is_found_across_different_line_breaks() -> None:
+    page = "Intro.\nThese obligations\nsurvive for five (5)   years after the Agreement ends. More."
+    a, b = locate(page, "These obligations survive for five (5) years after the Agreement ends.")
+    assert page[a:b].startswith("These") and page[a:b].endswith("ends.")
+    assert locate(page, "nothing like it at all") is None
+
+
+@pytest.mark.asyncio
+async def test_conversations_are_kept_reopened_renamed_and_deleted(tmp_path) -> None:
+    app = make_app(tmp_path)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await ask_and_wait(pilot, "how long are client matter files kept")
+        await pilot.press("ctrl+n")
         await pilot.pause()
-        text = screen_text(app, "#answer")
-        assert "word1" in text and "(cancelled)" in text and "word299" not in text
-
-
-@pytest.mark.asyncio
-async def test_errors_are_notifications_not_tracebacks() -> None:
-    app = CopilotApp(FakeEngine("x", fail_load=True))
-    async with app.run_test() as pilot:
-        await app.workers.wait_for_complete()
+        assert turns(app) == [] and not app.chat.query_one(Sources).display
+        await ask_and_wait(pilot, "how long is e-mail kept")
+        store = app.conversations
+        assert [c.title for c in store.list()] == ["how long is e-mail kept",
+                                                  "how long are client matter files kept"]
+        sidebar = app.chat.query_one("#conversations", OptionList)
+        assert sidebar.option_count == 2
+        sidebar.focus()
+        await pilot.press("down", "enter")  # the older conversation
         await pilot.pause()
-        assert [n.message for n in app._notifications] == ["model file not found: /x.gguf"]
+        assert [t.question for t in turns(app)] == ["how long are client matter files kept"]
+        assert "seven (7) years" in answer_text(app)
+        assert app.chat.query_one(Sources).citations[0].source == "data-retention-policy.md"
+
+        await pilot.press("ctrl+r")
+        await pilot.pause()
+        await pilot.press("ctrl+u")
+        await type_text(pilot, "Retention: client files")
+        await pilot.press("enter")
+        await pilot.pause()
+        assert store.get(app.chat.conversation).title == "Retention: client files"
+
+        await pilot.press("f8", "y")
+        await pilot.pause()
+        assert [c.title for c in store.list()] == ["how long is e-mail kept"]
+        assert turns(app) == []
 
 
 @pytest.mark.asyncio
-async def test_an_uncited_answer_gets_its_source_from_the_check_and_says_so() -> None:
-    app = CopilotApp(FakeEngine("Three years."))
+async def test_a_reopened_conversation_survives_a_restart_and_its_follow_ups_use_it(tmp_path) -> None:
+    app = make_app(tmp_path)
     async with app.run_test() as pilot:
-        await ask_and_wait(pilot, "how long is email kept")
-        assert "[1] retention.md, page 1" in screen_text(app, "#sources")
-        answer = screen_text(app, "#answer")
-        assert answer.startswith("how long is email kept")
-        assert "✓ [1] (source found by the check) Three years." in answer
-
-
-@pytest.mark.asyncio
-async def test_a_follow_up_is_asked_with_the_conversation_so_far() -> None:
-    engine = FakeEngine("E-mail is kept for three years [1].")
-    app = CopilotApp(engine)
-    async with app.run_test() as pilot:
-        await ask_and_wait(pilot, "how long is email kept")
+        await ask_and_wait(pilot, "how long are client matter files kept")
+    again = make_app(tmp_path)
+    async with again.run_test(size=(120, 40)) as pilot:
+        sidebar = again.chat.query_one("#conversations", OptionList)
+        assert sidebar.option_count == 1
+        sidebar.focus()
+        await pilot.press("enter")
+        await pilot.pause()
+        assert "seven (7) years" in answer_text(again)
+        again.chat.query_one("#question").focus()
         await ask_and_wait(pilot, "and then?")
-        assert [a.question for a in engine.history] == ["how long is email kept"]
+        assert [a.question for a in again.engine.history] == ["how long are client matter files kept"]
+        assert again.conversations.list()[0].turns == 2
 
 
 @pytest.mark.asyncio
-async def test_an_answer_the_passages_do_not_bear_out_is_not_found_with_its_draft_flagged() -> None:
-    app = CopilotApp(FakeEngine("Ten years, in a vault in Zurich."))
+async def test_the_index_screen_lists_files_and_indexes_a_folder_while_the_chat_answers(tmp_path) -> None:
+    app = make_app(tmp_path)
+    app.engine.index_delay = 0.25  # five files of four steps: five seconds
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.press("f2")
+        await settle(pilot)
+        screen = app.screen
+        assert isinstance(screen, IndexScreen)
+        totals = text_of(screen.query_one("#totals"))
+        assert "2 files indexed" in totals and "1 skipped" in totals and "Last run:" in totals
+        table = screen.query_one(DataTable)
+        assert table.row_count == 3
+        assert [str(c) for c in table.get_row_at(0)][:2] == ["skipped", "scan.pdf"]
+        assert "needs OCR" in str(table.get_row_at(0)[2])
+
+        await type_text(pilot, str(tmp_path))
+        await pilot.press("enter")
+        await pilot.pause(0.5)
+        assert screen.query_one("#bar").display
+        assert "indexing" in text_of(screen.query_one("StatusBar"))
+        await pilot.press("escape")  # back to the chat: the run goes on
+        await ask(pilot, "how long are client matter files kept")
+        await pilot.pause(1.0)
+        assert app.indexing is not None, "the run should still be going"
+        assert "seven (7) years" in answer_text(app)
+        await settle(pilot)
+        assert app.indexing is None
+        assert any(n.startswith("5 files: 5 indexed") for n in notes(app))
+        assert "7 files, 63 chunks" in text_of(app.chat.query_one("StatusBar"))
+
+
+@pytest.mark.asyncio
+async def test_indexing_from_the_app_can_be_cancelled(tmp_path) -> None:
+    app = make_app(tmp_path)
+    app.engine.index_delay = 0.1
     async with app.run_test() as pilot:
-        await ask_and_wait(pilot, "how long is email kept")
-        answer = screen_text(app, "#answer")
-        assert "Not found in the indexed documents." in answer
-        assert "⚠ Ten years, in a vault in Zurich." in answer
-        assert "they do not answer the question" in screen_text(app, "#sources")
+        await pilot.press("f2")
+        await type_text(pilot, str(tmp_path))
+        await pilot.press("enter")
+        await pilot.pause(0.5)
+        await pilot.press("ctrl+g")
+        await settle(pilot)
+        assert app.indexing is None
+        assert any("Indexing cancelled" in n for n in notes(app))
+        assert "cancelled" in text_of(app.screen.query_one("#progress-line"))
+        assert app.engine.manifest.files == 2  # the fake run never finished
+
+
+@pytest.mark.asyncio
+async def test_a_folder_that_does_not_exist_is_a_notification(tmp_path) -> None:
+    app = make_app(tmp_path)
+    async with app.run_test() as pilot:
+        await pilot.press("f2")
+        await type_text(pilot, "/no/such/folder")
+        await pilot.press("enter")
+        await pilot.pause()
+        assert app.indexing is None
+        assert any("No such file or folder: /no/such/folder" in n for n in notes(app))
+
+
+@pytest.mark.asyncio
+async def test_the_offline_badge_turns_red_on_a_refused_connection(tmp_path, monkeypatch) -> None:
+    app = make_app(tmp_path)
+    async with app.run_test() as pilot:
+        assert "OFFLINE" in text_of(app.chat.query_one("StatusBar"))
+        monkeypatch.setattr(offline, "attempts", lambda: ["one attempt"])
+        await pilot.pause(1.3)
+        bar = app.chat.query_one("StatusBar").render()
+        assert "OFFLINE · 1 BLOCKED" in str(bar)
+        assert any(span.style and "red" in str(span.style) for span in bar.spans)
+        assert any("refused 1 connection" in n for n in notes(app))
+
+
+@pytest.mark.asyncio
+async def test_help_lists_every_binding_and_a_question_mark_in_the_box_is_typed(tmp_path) -> None:
+    app = make_app(tmp_path)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await type_text(pilot, "why?")
+        assert app.chat.query_one("#question", Input).value == "why?"
+        await pilot.press("f1")
+        assert isinstance(app.screen, HelpScreen)
+        shown = text_of(app.screen.query_one("VerticalScroll > Static"))
+        for screen in (ChatScreen, Viewer, IndexScreen):
+            for b in screen.BINDINGS:
+                assert b.description in shown
+        await pilot.press("escape")
+        assert isinstance(app.screen, ChatScreen)
+
+
+@pytest.mark.asyncio
+async def test_every_action_is_in_the_command_palette(tmp_path) -> None:
+    app = make_app(tmp_path)
+    async with app.run_test() as pilot:
+        titles = {c.title for c in app.get_system_commands(app.screen)}
+        for wanted in ("Ask a question", "Cancel answer", "Open sources", "Copy answer",
+                       "Save answer to file", "New conversation", "Conversations",
+                       "Rename conversation", "Delete conversation", "Index screen",
+                       "Index a folder", "Cancel indexing", "Light or dark theme", "Help", "Quit"):
+            assert wanted in titles
+        await ask_and_wait(pilot, "how long are client matter files kept")
+        await pilot.press("ctrl+p")
+        await type_text(pilot, "new conversation")
+        await pilot.pause(0.5)
+        await pilot.press("enter")
+        await pilot.pause()
+        assert turns(app) == []
+
+
+@pytest.mark.asyncio
+async def test_an_answer_is_copied_and_saved_with_its_citations(tmp_path) -> None:
+    app = make_app(tmp_path)
+    async with app.run_test() as pilot:
+        await ask_and_wait(pilot, "how long are client matter files kept")
+        await pilot.press("ctrl+y")
+        copied = app.clipboard
+        assert copied.startswith("**Q:** how long are client matter files kept")
+        assert "seven (7) years after the matter is closed [1]" in copied
+        assert "- [1] data-retention-policy.md" in copied
+        assert "  > - **Client matter files** are kept for seven (7) years" in copied
+        await pilot.press("ctrl+s")
+        await pilot.pause()
+        await pilot.press("ctrl+u")
+        await type_text(pilot, str(tmp_path / "memo.md"))
+        await pilot.press("enter")
+        await pilot.pause()
+        assert (tmp_path / "memo.md").read_text(encoding="utf-8") == copied
+
+
+@pytest.mark.asyncio
+async def test_the_theme_switches_between_light_and_dark(tmp_path) -> None:
+    app = make_app(tmp_path)
+    async with app.run_test() as pilot:
+        assert app.theme == "textual-dark"
+        await pilot.press("ctrl+t")
+        assert app.theme == "textual-light"
+
+
+@pytest.mark.asyncio
+async def test_an_uncited_answer_gets_its_source_from_the_check_and_says_so(tmp_path) -> None:
+    app = make_app(tmp_path, reply="Client matter files are kept for seven (7) years after the matter is closed.")
+    async with app.run_test() as pilot:
+        await ask_and_wait(pilot, "how long are client matter files kept")
+        check = text_of(turns(app)[-1].query_one(".check"))
+        assert "(source found by the check)" in check
+
+
+@pytest.mark.asyncio
+async def test_an_answer_the_passages_do_not_bear_out_is_not_found_with_its_draft_flagged(tmp_path) -> None:
+    app = make_app(tmp_path, reply="Ten years, in a vault in Zurich.")
+    async with app.run_test() as pilot:
+        await ask_and_wait(pilot, "how long are client matter files kept")
+        assert "Not found in the indexed documents." in answer_text(app)
+        assert "⚠ Ten years, in a vault in Zurich." in text_of(turns(app)[-1].query_one(".check"))
+        assert "they do not answer the question" in app.chat.query_one(Sources).border_title
+
+
+@pytest.mark.asyncio
+async def test_typing_while_the_sources_list_has_focus_goes_to_the_question_box(tmp_path) -> None:
+    app = make_app(tmp_path)
+    async with app.run_test() as pilot:
+        await ask_and_wait(pilot, "how long are client matter files kept")
+        await pilot.press("ctrl+o")
+        assert app.chat.query_one(Sources).has_focus
+        await type_text(pilot, "and email")
+        question = app.chat.query_one("#question", Input)
+        assert question.has_focus and question.value == "and email"

@@ -1,138 +1,244 @@
-"""A minimal chat app over the `Copilot` core: ask, watch the answer stream, see sources.
+"""The terminal app: chat, document viewer, index screen, over one `Copilot` engine.
 
-The full app (conversations, document viewer, index screen) builds on this;
-what is here already keeps to its rules: blocking work runs in thread
-workers that post messages, Esc cancels a generation, and errors become
-notifications rather than tracebacks.
+The app owns what outlives a screen: the engine, the saved conversations,
+the status bar's `Status`, and an indexing run (so it goes on while the user
+is back in the chat).  Models load in a worker as soon as the app is up, so
+the question box takes typing from the first frame.
 """
 
 from __future__ import annotations
 
 import threading
+from collections.abc import Iterable
+from dataclasses import replace
+from functools import partial
 from pathlib import Path
 
-from textual import on, work
-from textual.app import App, ComposeResult
+from textual import work
+from textual.app import App, SystemCommand
 from textual.binding import Binding
-from textual.containers import VerticalScroll
-from textual.widgets import Footer, Header, Input, Static
+from textual.reactive import reactive
+from textual.screen import Screen
 
-from copilot.errors import CopilotError
+from copilot import offline
+from copilot.errors import CopilotError, IndexCancelled
 from copilot.types import Answer
-from tui.messages import Answered, EngineReady, Failed, Token
+from tui.chat import ChatScreen
+from tui.dialogs import HelpScreen, Prompt
+from tui.index_screen import AppProgress, IndexScreen
+from tui.messages import EngineReady, Failed, IndexFinished, IndexListed, IndexProgress
+from tui.status import Status
+from tui.viewer import Viewer
 
-
-HISTORY_TURNS = 4  # past answers a follow-up is read with
+THEMES = {"dark": "textual-dark", "light": "textual-light"}
+# The palette's chat commands: title, what it does, and the `ChatScreen` action it runs.
+CHAT_COMMANDS = [
+    ("Ask a question", "Move to the question box", "focus_question"),
+    ("Cancel answer", "Stop the answer being written (Esc)", "cancel"),
+    ("Open sources", "Pick a source of the last answer to read (Ctrl+O)", "sources"),
+    ("Copy answer", "Copy the last answer and its sources (Ctrl+Y)", "copy"),
+    ("Save answer to file", "Write the last answer and its sources (Ctrl+S)", "save"),
+    ("New conversation", "Start afresh (Ctrl+N)", "new"),
+    ("Conversations", "Show or hide the list of conversations (Ctrl+B)", "sidebar"),
+    ("Rename conversation", "Give the open conversation a title (Ctrl+R)", "rename"),
+    ("Delete conversation", "Delete the open conversation (F8)", "delete"),
+]
 
 
 class CopilotApp(App[None]):
-    """Question box at the bottom, the streamed answer above it, then its sources."""
+    """Ask, read cited answers, open the cited pages, keep conversations, index folders."""
 
     TITLE = "copilot"
-    SUB_TITLE = "offline"
-    CSS = """
-    #conversation { height: 1fr; padding: 0 1; }
-    #answer { margin: 1 0; }
-    #sources { color: $text-muted; margin-bottom: 1; }
-    #question { dock: bottom; }
-    """
     BINDINGS = [
-        Binding("escape", "cancel", "Cancel answer"),
+        Binding("f1", "help", "Help"),
+        Binding("f2", "index", "Index"),
+        Binding("ctrl+t", "toggle_theme", "Light/dark", show=False),
         Binding("ctrl+q", "quit", "Quit"),
     ]
+    status: reactive[Status] = reactive(Status, always_update=True)
 
-    def __init__(self, engine) -> None:
+    def __init__(self, engine, conversations=None, theme: str = "dark", notice: str = "") -> None:
         super().__init__()
+        self.notice = notice  # a start-up problem to tell the user about
         self.engine = engine
-        self._cancel = threading.Event()
-        self._question = ""
-        self._text = ""
-        self._history: list[Answer] = []  # this session's answered questions, for follow-ups
+        self.conversations = conversations  # a `copilot.conversations.Conversations`, or None
+        self.theme = THEMES.get(theme, THEMES["dark"])
+        self.indexing: threading.Event | None = None  # set to cancel the run in progress
+        self.loaded = threading.Event()  # the warm-up has ended (loaded, or failed and said so)
+        self.chat = ChatScreen()
 
-    def compose(self) -> ComposeResult:
-        yield Header()
-        with VerticalScroll(id="conversation"):
-            yield Static("Ask a question about your documents.", id="answer")
-            yield Static("", id="sources")
-        yield Input(placeholder="Ask about your documents…", id="question")
-        yield Footer()
+    def get_default_screen(self) -> Screen:
+        return self.chat
 
     def on_mount(self) -> None:
-        self.query_one("#question", Input).focus()
+        model = Path(str(self.engine.config.model)).name.removesuffix(".gguf")
+        self.status = Status(model=model, guard=offline.active())
         self.warm_up()
+        self.read_totals()
+        self.set_interval(1.0, self.watch_guard)
+        if self.notice:
+            self.notify(self.notice, severity="error", timeout=15)
+
+    # Background work --------------------------------------------------------
 
     @work(thread=True, exclusive=True, group="load")
     def warm_up(self) -> None:
-        """Load the models in the background while the user types."""
-        try:
-            _ = self.engine.embedder.model, self.engine.generator
-            self.post_message(EngineReady(self.engine.config.model))
-        except CopilotError as exc:
-            self.post_message(Failed(str(exc)))
+        """Load the models in the background while the user types.
 
-    @on(Input.Submitted, "#question")
-    def ask(self, event: Input.Submitted) -> None:
-        question = event.value.strip()
-        if not question:
+        Other workers wait for this one (`loaded`): two threads importing
+        numpy-based libraries at once can deadlock Python's import locks.
+        """
+        try:
+            _ = self.engine.embedder.model
+            generator = self.engine.generator
+            self.post_message(EngineReady(self.status.model, getattr(generator, "quant", ""),
+                                          generator.context_window))
+        except CopilotError as exc:
+            self.post_message(Failed(f"{exc}"))
+        except Exception as exc:  # a broken install must not leave a traceback on screen
+            self.post_message(Failed(f"cannot load the models: {type(exc).__name__}: {exc}"))
+        finally:
+            self.loaded.set()
+
+    @work(thread=True, exclusive=True, group="totals")
+    def read_totals(self) -> None:
+        """Count what is indexed, for the status bar; say so if it is nothing."""
+        try:
+            totals = self.engine.manifest.totals()
+        except Exception as exc:  # an unreadable index is said, not shown as a traceback
+            self.post_message(Failed(f"cannot read the index: {exc}"))
             return
-        event.input.clear()
-        self._question, self._text = question, ""
-        self._cancel = threading.Event()
-        self._show("…")
-        self.query_one("#sources", Static).update("")
-        self.generate(question, self._cancel)
-
-    @work(thread=True, exclusive=True, group="answer")
-    def generate(self, question: str, cancel: threading.Event) -> None:
-        """Retrieve and stream the answer, posting each piece to the screen."""
-        try:
-            answer = self.engine.ask(
-                question, on_token=lambda t: self.post_message(Token(t)), cancel=cancel,
-                history=list(self._history[-HISTORY_TURNS:]),
-            )
-            self.post_message(Answered(answer))
-        except CopilotError as exc:
-            self.post_message(Failed(str(exc)))
-
-    def _show(self, body_markup: str) -> None:
-        self.query_one("#answer", Static).update(
-            f"[b]{_escape(self._question)}[/b]\n\n{body_markup}"
-        )
-
-    def on_token(self, message: Token) -> None:
-        self._text += message.text
-        self._show(_escape(self._text))
-
-    def on_answered(self, message: Answered) -> None:
-        answer: Answer = message.answer
-        if answer.found and not answer.cancelled:
-            self._history.append(answer)
-        from copilot.grounding import report
-
-        marker = "\n\n[i](cancelled)[/i]" if answer.cancelled else ""
-        check = "\n".join(_escape(line) for line in report(answer.claims, answer.found))
-        self._show(_escape(answer.text) + marker + (f"\n\n[dim]{check}[/dim]" if check else ""))
-        shown = answer.shown_sources
-        lines = [f"[b]{answer.sources_heading}[/b]"] + [_escape(c.label()) for c in shown]
-        self.query_one("#sources", Static).update("\n".join(lines) if shown else "")
+        self.post_message(IndexListed([], totals, None))
 
     def on_engine_ready(self, message: EngineReady) -> None:
-        self.sub_title = f"offline · {Path(message.model).name}"
+        self.status = replace(self.status, loaded=True, quant=message.quant, context=message.context)
+
+    def on_index_listed(self, message: IndexListed) -> None:
+        t = message.totals
+        self.status = replace(self.status, files=t["files"], chunks=t["chunks"])
+        if not t["files"] and self.indexing is None:
+            self.notify("Nothing is indexed yet. Press F2 and give a folder of documents to index.",
+                        title="Empty index", severity="warning", timeout=12)
 
     def on_failed(self, message: Failed) -> None:
-        self.notify(message.error, title="copilot", severity="error", timeout=10)
+        self.notify(message.error, title="copilot", severity="error", timeout=12)
 
-    def action_cancel(self) -> None:
-        """Stop the answer being generated; what came so far stays."""
-        self._cancel.set()
+    def watch_guard(self) -> None:
+        """Poll the offline guard: the badge turns red on any refused connection."""
+        blocked, guard = len(offline.attempts()), offline.active()
+        if (blocked, guard) != (self.status.blocked, self.status.guard):
+            self.status = replace(self.status, blocked=blocked, guard=guard)
+            if blocked:
+                self.notify(f"The offline guard refused {blocked} connection attempt(s); "
+                            "run `copilot doctor` to see from where.", severity="error", timeout=15)
 
+    def answered(self, answer: Answer) -> None:
+        """Show the last answer's speed and context use in the status bar."""
+        t = answer.timings
+        if t.prompt_tokens or t.completion_tokens:
+            self.status = replace(self.status, used=t.prompt_tokens + t.completion_tokens,
+                                  tokens_per_s=t.tokens_per_s or self.status.tokens_per_s)
 
-def _escape(text: str) -> str:
-    from rich.markup import escape
+    # Indexing -------------------------------------------------------------
 
-    return escape(text)
+    def index_folder(self, folder: str) -> None:
+        """Index `folder` in the background; the chat answers from the old index meanwhile."""
+        path = Path(folder).expanduser()
+        if self.indexing is not None:
+            self.notify("An indexing run is already going on (Ctrl+G cancels it).", severity="warning")
+        elif not path.exists():
+            self.notify(f"No such file or folder: {path}", title="Index", severity="error")
+        else:
+            self.indexing = threading.Event()
+            self.status = replace(self.status, indexing="indexing 0%")
+            self.run_index(path, self.indexing)
+
+    @work(thread=True, exclusive=True, group="index")
+    def run_index(self, path: Path, cancel: threading.Event) -> None:
+        self.loaded.wait()
+        try:
+            summary = self.engine.index([path], progress=AppProgress(self.post_message, cancel))
+            self.post_message(IndexFinished(summary))
+        except IndexCancelled:
+            self.post_message(IndexFinished(None, cancelled=True))
+        except CopilotError as exc:
+            self.post_message(IndexFinished(None, error=str(exc)))
+        except Exception as exc:  # a bug must not leave a traceback on screen
+            self.post_message(IndexFinished(None, error=f"unexpected error: {type(exc).__name__}: {exc}"))
+
+    def action_cancel_index(self) -> None:
+        """Stop the indexing run; files done so far stay indexed."""
+        if self.indexing is None:
+            self.notify("No indexing run to cancel.")
+        else:
+            self.indexing.set()
+            self.status = replace(self.status, indexing="cancelling…")
+
+    def on_index_progress(self, message: IndexProgress) -> None:
+        self.status = replace(self.status, indexing=f"indexing {message.fraction:.0%}")
+        for screen in self.screen_stack:
+            if isinstance(screen, IndexScreen):
+                screen.progress(message)
+
+    def on_index_finished(self, message: IndexFinished) -> None:
+        self.indexing = None
+        self.status = replace(self.status, indexing="")
+        if message.summary is not None:
+            self.notify(message.summary.line(), title="Indexing done", timeout=10)
+        elif message.cancelled:
+            self.notify("Indexing cancelled: files done so far stay indexed.", title="Index")
+        else:
+            self.notify(message.error, title="Indexing failed", severity="error", timeout=12)
+        for screen in self.screen_stack:
+            if isinstance(screen, IndexScreen):
+                screen.finished(message)
+        self.read_totals()
+
+    # Screens and commands -----------------------------------------------------
+
+    def action_index(self) -> None:
+        """Show the index screen (what is indexed, and index a folder)."""
+        if not isinstance(self.screen, IndexScreen):
+            self.push_screen(IndexScreen())
+
+    def action_help(self) -> None:
+        """Show every key binding."""
+        if not isinstance(self.screen, HelpScreen):
+            self.push_screen(HelpScreen([
+                ("Everywhere", self.BINDINGS), ("Chat", ChatScreen.BINDINGS),
+                ("Document viewer", Viewer.BINDINGS), ("Index screen", IndexScreen.BINDINGS),
+            ]))
+
+    def action_toggle_theme(self) -> None:
+        """Switch between the light and the dark theme."""
+        self.theme = THEMES["light"] if self.theme == THEMES["dark"] else THEMES["dark"]
+
+    def in_chat(self, action) -> None:
+        """Run a chat action from any screen: back to the chat first."""
+        while not isinstance(self.screen, ChatScreen):
+            self.pop_screen()
+        action()
+
+    def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
+        for title, help, action in CHAT_COMMANDS:
+            yield SystemCommand(title, help, partial(self.in_chat, getattr(self.chat, f"action_{action}")))
+        yield SystemCommand("Index screen", "What is indexed and what was skipped (F2)", self.action_index)
+        yield SystemCommand("Index a folder", "Add or update a folder of documents",
+                            lambda: self.push_screen(Prompt("Folder to index", str(Path.cwd())),
+                                                     lambda f: f and self.index_folder(f)))
+        yield SystemCommand("Cancel indexing", "Stop the indexing run (Ctrl+G)", self.action_cancel_index)
+        yield SystemCommand("Light or dark theme", "Switch theme (Ctrl+T)", self.action_toggle_theme)
+        yield SystemCommand("Help", "Every key binding (F1)", self.action_help)
+        yield from super().get_system_commands(screen)
 
 
 def run_app(engine) -> None:
     """Open the app on an engine (the `copilot` command with no arguments)."""
-    CopilotApp(engine).run()
+    from copilot.conversations import Conversations
+
+    conversations, notice = None, ""
+    try:
+        conversations = Conversations(engine.config.conversations_file)
+    except CopilotError as exc:
+        notice = f"{exc}; conversations will not be kept this session"
+    CopilotApp(engine, conversations, engine.config.theme, notice).run()

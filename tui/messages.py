@@ -1,39 +1,81 @@
-"""Every message the app's workers post to its screens, in one place."""
+"""Every message the app's workers post to its screens, in one place.
+
+Workers run in threads and never touch widgets: they post one of these and
+the screen that owns the widgets updates them on the UI thread.
+"""
 
 from __future__ import annotations
 
 from textual.message import Message
 
-from copilot.types import Answer
+from copilot.types import Answer, Document
+from index.report import Summary
 
 
 class EngineReady(Message):
-    """The models are loaded; answers will start without a load delay."""
+    """The models are loaded; answers start without a load delay."""
 
-    def __init__(self, model: str) -> None:
+    def __init__(self, model: str, quant: str, context: int) -> None:
         super().__init__()
-        self.model = model
+        self.model, self.quant, self.context = model, quant, context
 
 
 class Token(Message):
-    """A piece of the answer being generated."""
+    """A piece of the answer being generated for turn `turn`."""
 
-    def __init__(self, text: str) -> None:
+    def __init__(self, turn: int, text: str) -> None:
         super().__init__()
-        self.text = text
+        self.turn, self.text = turn, text
 
 
 class Answered(Message):
-    """Generation ended (finished, or cancelled with `answer.cancelled`)."""
+    """Generation of turn `turn` ended (finished, or cancelled with `answer.cancelled`)."""
 
-    def __init__(self, answer: Answer) -> None:
+    def __init__(self, turn: int, answer: Answer) -> None:
         super().__init__()
-        self.answer = answer
+        self.turn, self.answer = turn, answer
 
 
 class Failed(Message):
-    """A worker hit an error the user should hear about, in one line."""
+    """A worker hit an error the user should hear about, in one line.
 
-    def __init__(self, error: str) -> None:
+    `turn` is the question it ended, if any (its placeholder is taken back).
+    """
+
+    def __init__(self, error: str, turn: int | None = None) -> None:
         super().__init__()
-        self.error = error
+        self.error, self.turn = error, turn
+
+
+class IndexProgress(Message):
+    """How far an indexing run from the app has got."""
+
+    def __init__(self, fraction: float, files: int, total: int, pages: int, chunks: int,
+                 current: str) -> None:
+        super().__init__()
+        self.fraction, self.files, self.total = fraction, files, total
+        self.pages, self.chunks, self.current = pages, chunks, current
+
+
+class IndexFinished(Message):
+    """An indexing run ended: its summary, or None and the error or cancellation."""
+
+    def __init__(self, summary: Summary | None, error: str = "", cancelled: bool = False) -> None:
+        super().__init__()
+        self.summary, self.error, self.cancelled = summary, error, cancelled
+
+
+class IndexListed(Message):
+    """The index's files and their states, read for the index screen."""
+
+    def __init__(self, rows: list, totals: dict[str, int], last_run: dict | None) -> None:
+        super().__init__()
+        self.rows, self.totals, self.last_run = rows, totals, last_run
+
+
+class DocumentLoaded(Message):
+    """The document viewer's file was read (or could not be: `error`)."""
+
+    def __init__(self, document: Document | None, error: str = "") -> None:
+        super().__init__()
+        self.document, self.error = document, error

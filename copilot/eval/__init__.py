@@ -22,8 +22,9 @@ ProgressFn = Callable[[int, int, str], None]  # done, total, what
 def markdown_table(rows: list[tuple[str, str]]) -> str:
     """Measures and values as a Markdown table (readable on a terminal, pasteable into RESULTS.md)."""
     width = max([len(k) for k, _ in rows] + [len("measure")])
-    head = f"| {'measure':<{width}} | value |\n|{'-' * (width + 2)}|-------|"
-    return head + "\n" + "\n".join(f"| {k:<{width}} | {v} |" for k, v in rows)
+    vwidth = max([len(str(v)) for _, v in rows] + [len("value")])
+    head = f"| {'measure':<{width}} | {'value':<{vwidth}} |\n|{'-' * (width + 2)}|{'-' * (vwidth + 2)}|"
+    return head + "\n" + "\n".join(f"| {k:<{width}} | {str(v):<{vwidth}} |" for k, v in rows)
 
 
 @dataclass

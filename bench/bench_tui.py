@@ -1,0 +1,135 @@
+"""The terminal app as a user meets it: time to interactive, and typing while an answer streams.
+
+Runs the real `copilot` in a tmux pane (as the end-to-end test does) and reads
+the screen with capture-pane, so every figure includes the terminal round trip.
+  interactive  - from starting the process to the question box on screen;
+  model ready  - until the status bar no longer says "(loading)";
+  keystroke    - from sending one character to seeing it in the question box,
+                 while the default model streams an answer, and with the app idle.
+The screen is polled every ~5 ms (each capture-pane is a subprocess), which
+bounds the latency figures' resolution.
+
+    .venv/bin/python bench/bench_tui.py                 # examples/ indexed in a temporary home
+    .venv/bin/python bench/bench_tui.py --starts 5 --keys 30
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(HERE))
+sys.path.insert(0, str(ROOT / "tests"))
+
+from copilot import config as config_mod  # noqa: E402
+from copilot.engine import Copilot  # noqa: E402
+from report import record  # noqa: E402
+from terminal import Terminal  # noqa: E402
+
+BOX = "Ask about your documents"
+QUESTION = "List every retention period in the policy, one per line, with a sentence about each."
+SIZE = (80, 24)  # no sidebar: the answer's lines start at the left edge
+SOURCES = re.compile(r"\[1\] \S+\.(md|pdf|txt)")  # the sources list: shown when the answer ends
+PROBE = "thequickbrownfoxjumpsoverthelazydogpackmyboxwithfivedozenliquorjugs"
+
+
+def env_for(home: Path, model: str | None) -> dict[str, str]:
+    env = {"COPILOT_HOME": str(home), "HOME": str(home), "PATH": f"{Path(sys.executable).parent}:/usr/bin:/bin",
+           "COPILOT_MAX_TOKENS": "400"}
+    for name in ("COPILOT_MODELS_HOME",):
+        if name in os.environ:
+            env[name] = os.environ[name]
+    if model:
+        env["COPILOT_MODEL"] = model
+    return env
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--home", type=Path, help="a COPILOT_HOME with documents indexed (default: examples/ in a temporary one)")
+    ap.add_argument("--model", help="packaged model name or GGUF path (default: the configured one)")
+    ap.add_argument("--starts", type=int, default=5, help="fresh starts to time")
+    ap.add_argument("--keys", type=int, default=30, help="characters to type in each latency run")
+    args = ap.parse_args()
+
+    home = args.home or Path(tempfile.mkdtemp(prefix="bench-tui-"))
+    if args.home is None:
+        Copilot(config_mod.load(home=home, model=args.model)).index([ROOT / "examples"])
+    env = env_for(home, args.model)
+    copilot = str(Path(sys.executable).parent / "copilot")
+
+    interactive, ready = [], []
+    for _ in range(args.starts):
+        with Terminal([copilot], env, SIZE) as term:
+            term.wait_for(BOX, timeout=30, poll=0.005)
+            interactive.append(time.perf_counter() - term.started)
+            term.wait_until(lambda s: BOX in s and "(loading)" not in s, timeout=120, poll=0.02)
+            ready.append(time.perf_counter() - term.started)
+
+    with Terminal([copilot], env, SIZE) as term:
+        term.wait_until(lambda s: BOX in s and "(loading)" not in s, timeout=120, poll=0.02)
+        idle = measure(term, args.keys, streaming=False)
+        term.keys("C-u")
+        term.keys(QUESTION, literal=True)
+        term.keys("Enter")
+        term.wait_until(streaming, timeout=120, poll=0.02)
+        busy = measure(term, args.keys, streaming=True)
+        still = not SOURCES.search(term.screen())
+
+    def ms(values: list[float], q: float) -> str:
+        if not values:
+            return "n/a"
+        values = sorted(values)
+        return f"{1000 * values[min(len(values) - 1, int(q * len(values)))]:.0f}"
+
+    rows = [
+        ("time to interactive, median (ms)", ms(interactive, 0.5)),
+        ("time to interactive, max (ms)", ms(interactive, 1.0)),
+        ("model ready, median (ms)", ms(ready, 0.5)),
+        ("keystroke to screen, idle, p50 (ms)", ms(idle, 0.5)),
+        ("keystroke to screen, idle, p95 (ms)", ms(idle, 0.95)),
+        ("keystroke to screen, streaming, p50 (ms)", ms(busy, 0.5)),
+        ("keystroke to screen, streaming, p95 (ms)", ms(busy, 0.95)),
+        ("keystroke to screen, streaming, max (ms)", ms(busy, 1.0)),
+        ("keys measured while streaming", str(len(busy))),
+    ]
+    note = (f"{args.starts} fresh starts of `copilot` in tmux; keystrokes typed one at a time into the "
+            f"question box, idle and while the model streamed a {QUESTION!r} answer "
+            f"({'still streaming after the last key' if still else 'the answer ended during the run'}).")
+    record(__file__, rows, note, {"interactive_s": interactive, "ready_s": ready, "idle_s": idle,
+                                  "streaming_s": busy, "model": args.model or "default"})
+
+
+def streaming(screen: str) -> bool:
+    """The answer has begun: the line under the question holds more than the "…" placeholder."""
+    lines = screen.splitlines()
+    for i, line in enumerate(lines[:-1]):
+        if "› List every retention" in line:
+            return lines[i + 1].strip() not in ("", "…")
+    return False
+
+
+def measure(term: Terminal, n: int, streaming: bool) -> list[float]:
+    """Seconds from sending each character to seeing all typed so far in the question box."""
+    latencies: list[float] = []
+    for i in range(min(n, len(PROBE))):
+        if streaming and SOURCES.search(term.screen()):
+            break  # the answer ended: later keys would not measure typing during a stream
+        sent = time.perf_counter()
+        term.keys(PROBE[i], literal=True)
+        typed = PROBE[: i + 1]
+        term.wait_until(lambda s: typed in s, timeout=10, poll=0.002)
+        latencies.append(time.perf_counter() - sent)
+    return latencies
+
+
+if __name__ == "__main__":
+    main()

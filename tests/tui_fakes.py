@@ -1,0 +1,108 @@
+"""A fake engine for the app's tests: real answering logic, scripted model, fake index."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import replace
+from pathlib import Path
+
+from copilot.answer import Answerer
+from copilot.config import Config
+from copilot.errors import ModelMissing
+from copilot.retrieval import Retriever
+from copilot.types import Chunk, Timings
+from index import loaders
+from index.manifest import Entry
+from index.report import Summary
+
+from fakes import BagOfWordsEmbedder, ListStore, ScriptedGenerator
+
+EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
+MSA = EXAMPLES / "master-services-agreement-acme-bluefield.pdf"
+RETENTION = EXAMPLES / "data-retention-policy.md"
+
+
+def example_chunks() -> list[Chunk]:
+    """Passages of two example files, as the indexer would have cut them (one per page/section)."""
+    chunks = []
+    for file in (MSA, RETENTION):
+        for i, page in enumerate(loaders.load(file).pages):
+            chunks.append(Chunk(str(file), file.name, page.number, i, page.text, "sha-" + file.name,
+                                page.heading))
+    return chunks
+
+
+class SlowGenerator(ScriptedGenerator):
+    """Streams like a model would: one word every `delay` seconds."""
+
+    def __init__(self, reply, delay: float = 0.02):
+        super().__init__(reply)
+        self.delay = delay
+        self.quant = "Q4_K_M"
+
+    def stream(self, messages, max_tokens):
+        for piece in super().stream(messages, max_tokens):
+            time.sleep(self.delay)
+            yield piece
+
+
+class FakeEngine:
+    """What the app needs of `copilot.engine.Copilot`, with fixed timings so screens are stable."""
+
+    def __init__(self, reply="Client matter files are kept for seven (7) years after the matter is closed [1].",
+                 home: Path = Path("/nonexistent"), fail_load: bool = False, delay: float = 0.02,
+                 files: int = 2):
+        emb = BagOfWordsEmbedder()
+        chunks = example_chunks()
+        versions = {c.path: c.doc_sha256 for c in chunks}
+        retriever = Retriever(emb, ListStore(chunks, emb), lambda: versions, 3, 0.1)
+        self.answerer = Answerer(retriever, SlowGenerator(reply, delay), 400)
+        self.config = Config(home=home, model="qwen2.5-coder-0.5b")
+        self.embedder = type("E", (), {"model": None})()
+        self.fail_load = fail_load
+        self.history: list = []
+        self.indexed: list[Path] = []
+        self.manifest = FakeManifest(files)
+        self.index_delay = 0.05
+
+    @property
+    def generator(self):
+        if self.fail_load:
+            raise ModelMissing("model file not found: /x.gguf; run `copilot doctor`")
+        return self.answerer.generator
+
+    def ask(self, question, on_token=None, cancel=None, history=()):
+        self.history = list(history)
+        answer = self.answerer.ask(question, on_token, cancel, history)
+        return replace(answer, timings=Timings(12.0, 150.0, 900.0, 1200, 40, 44.4))
+
+    def status(self):
+        return [("indexed", Entry(str(MSA), MSA.name, 1, 1, "a", "indexed", "", 3, 3, 0.0)),
+                ("indexed", Entry(str(RETENTION), RETENTION.name, 1, 1, "b", "indexed", "", 0, 6, 0.0)),
+                ("skipped", Entry("/docs/scan.pdf", "scan.pdf", 1, 1, "c", "skipped",
+                                  "scanned: no text layer (needs OCR)"))][: self.manifest.files + 1]
+
+    def last_run(self):
+        return {"time": 1_700_000_000.0, "paths": ["/docs"], "outcome": "done",
+                "line": "3 files: 2 indexed (3 pages, 9 chunks embedded), 0 unchanged, 0 removed, 1 skipped; 0.4 s"}
+
+    def index(self, paths, progress=None, passwords=()):
+        """Walk a fake run of five files, slowly enough to be watched and cancelled."""
+        self.indexed += list(paths)
+        progress.start(5, 5000)
+        for i in range(5):
+            progress.file(f"file{i}.pdf", 1000)
+            for step in range(4):
+                time.sleep(self.index_delay)
+                progress.advance(1, 2, (step + 1) / 4)
+            progress.done(f"file{i}.pdf")
+        self.manifest.files += 5
+        return Summary(files=5, indexed=5, pages=20, chunks=40, seconds=1.0)
+
+
+class FakeManifest:
+    def __init__(self, files: int):
+        self.files = files
+
+    def totals(self):
+        return {"files": self.files, "pages": 3 * self.files, "chunks": 9 * self.files, "skipped": 1}

@@ -1,0 +1,193 @@
+"""The chat screen: conversations on the left, the answers streaming, their sources, the question box.
+
+Generation runs in a thread worker that posts `Token`s and one `Answered`
+(or `Failed`) tagged with its turn's number, so a cancelled turn's late
+tokens are simply dropped.  Esc marks the turn cancelled at once and tells
+the worker to stop; the model lock makes a next question wait for the
+model, never share it.
+"""
+
+from __future__ import annotations
+
+import threading
+
+from textual import events, on, work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.screen import Screen
+from textual.widgets import Footer, Input, OptionList, Static
+
+from copilot.errors import CopilotError
+from copilot.types import Answer
+from tui.conversations import ConversationActions
+from tui.messages import Answered, Failed, Token
+from tui.status import StatusBar
+from tui.turn import Sources, Turn
+from tui.viewer import Viewer
+
+HISTORY_TURNS = 4  # past answers a follow-up is read with
+WELCOME = (
+    "Ask a question about your indexed documents: every answer cites file and page.\n"
+    "[dim]F1 keys · F2 index a folder · Ctrl+P every command[/dim]"
+)
+
+
+class ChatScreen(ConversationActions, Screen[None]):
+    """The app's main screen."""
+
+    DEFAULT_CSS = """
+    ChatScreen #conversations {
+        width: 30; height: 1fr; border: round $foreground 25%; display: none;
+        text-wrap: nowrap; text-overflow: ellipsis;
+    }
+    ChatScreen.sidebar #conversations { display: block; }
+    ChatScreen #conversations:focus { border: round $accent; }
+    ChatScreen #log { height: 1fr; padding: 0 1; }
+    ChatScreen #welcome { color: $text-muted; margin-bottom: 1; }
+    ChatScreen #question { margin: 0; }
+    """
+    BINDINGS = [
+        Binding("escape", "cancel", "Cancel"),
+        Binding("ctrl+o", "sources", "Sources"),
+        Binding("ctrl+n", "new", "New chat"),
+        Binding("ctrl+b", "sidebar", "Chats", show=False),
+        Binding("ctrl+r", "rename", "Rename chat", show=False),
+        Binding("f8", "delete", "Delete chat", show=False),
+        Binding("ctrl+y", "copy", "Copy answer", show=False),
+        Binding("ctrl+s", "save", "Save answer to file", show=False),
+        Binding("question_mark", "app.help", "Help", show=False),
+    ]
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.conversation: int | None = None
+        self.turns: dict[int, Turn] = {}
+        self.busy: int | None = None  # the turn being generated
+        self._cancel = threading.Event()
+
+    def compose(self) -> ComposeResult:
+        with Horizontal():
+            yield OptionList(id="conversations")
+            with Vertical():
+                with VerticalScroll(id="log"):
+                    yield Static(WELCOME, id="welcome")
+                yield Sources(id="sources")
+                yield Input(placeholder="Ask about your documents…  (Enter asks, Esc cancels)",
+                            id="question", select_on_focus=False)
+        yield StatusBar()
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.query_one("#conversations").border_title = "Chats"
+        self.query_one(Sources).show(None)
+        self.set_class(self.app.size.width >= 100, "sidebar")
+        self.list_conversations()
+        self.query_one("#question", Input).focus()
+
+    # Asking ---------------------------------------------------------------
+
+    @on(Input.Submitted, "#question")
+    def ask(self, event: Input.Submitted) -> None:
+        question = event.value.strip()
+        if not question:
+            return
+        if self.busy is not None:
+            self.notify("Still answering the last question: Esc cancels it.", severity="warning")
+            return
+        event.input.clear()
+        self.query_one("#welcome").display = False
+        number = max(self.turns, default=0) + 1
+        turn = self.turns[number] = Turn(number, question)
+        log = self.query_one("#log", VerticalScroll)
+        log.mount(turn)
+        log.scroll_end(animate=False)
+        self.busy, self._cancel = number, threading.Event()
+        self.generate(number, question, self._cancel, self.history())
+
+    def history(self) -> list[Answer]:
+        """The conversation's answered questions, for a follow-up."""
+        done = [t.answer for t in self.turns.values()
+                if t.answer and t.answer.found and not t.answer.cancelled]
+        return done[-HISTORY_TURNS:]
+
+    @work(thread=True, group="answer")
+    def generate(self, turn: int, question: str, cancel: threading.Event, history: list[Answer]) -> None:
+        """Retrieve and stream the answer, posting each piece to the screen."""
+        self.app.loaded.wait()
+        try:
+            answer = self.app.engine.ask(
+                question, on_token=lambda t: self.post_message(Token(turn, t)), cancel=cancel,
+                history=history,
+            )
+            self.post_message(Answered(turn, answer))
+        except CopilotError as exc:
+            self.post_message(Failed(str(exc), turn))
+        except Exception as exc:  # a bug must not leave a traceback on a lawyer's screen
+            self.post_message(Failed(f"unexpected error: {type(exc).__name__}: {exc}", turn))
+
+    def on_token(self, message: Token) -> None:
+        turn = self.turns.get(message.turn)
+        if turn is not None:
+            log = self.query_one("#log", VerticalScroll)
+            follow = log.scroll_y >= log.max_scroll_y - 1  # keep following unless the user scrolled up
+            turn.add(message.text)
+            if follow:
+                log.call_after_refresh(log.scroll_end, animate=False)
+
+    def on_answered(self, message: Answered) -> None:
+        if self.busy == message.turn:
+            self.busy = None
+        turn = self.turns.get(message.turn)
+        if turn is None:
+            return
+        turn.finish(message.answer)
+        self.query_one("#log", VerticalScroll).scroll_end(animate=False)
+        if message.turn == max(self.turns):
+            self.query_one(Sources).show(message.answer)
+        self.app.answered(message.answer)
+        self.save(message.answer)
+
+    def on_failed(self, message: Failed) -> None:
+        if message.turn is not None and message.turn in self.turns:
+            self.turns[message.turn].fail(message.error)
+            if self.busy == message.turn:
+                self.busy = None
+        self.app.notify(message.error, title="copilot", severity="error", timeout=10)
+
+    def action_focus_question(self) -> None:
+        """Move to the question box."""
+        self.query_one("#question", Input).focus()
+
+    def action_cancel(self) -> None:
+        """Stop the answer being generated; what came so far stays, marked cancelled."""
+        if self.busy is None:
+            self.action_focus_question()
+            return
+        self._cancel.set()
+        self.turns[self.busy].cancel()
+        self.busy = None
+
+    def on_key(self, event: events.Key) -> None:
+        """Typing in a list (sources, chats) goes to the question box: the user is asking."""
+        question = self.query_one("#question", Input)
+        if event.is_printable and event.character and not question.has_focus \
+                and event.character != "?":
+            question.focus()
+            question.insert_text_at_cursor(event.character)
+            event.stop()
+
+    # Sources --------------------------------------------------------------
+
+    def action_sources(self) -> None:
+        """Move to the sources list (Enter opens one; Tab or Esc comes back)."""
+        sources = self.query_one(Sources)
+        if sources.citations:
+            sources.focus()
+        else:
+            self.notify("No sources yet: ask a question first.")
+
+    @on(OptionList.OptionSelected, "#sources")
+    def open_source(self, event: OptionList.OptionSelected) -> None:
+        self.app.push_screen(Viewer(self.query_one(Sources).citations[int(event.option.id)]))
+

@@ -1,0 +1,92 @@
+"""Small modal screens: the help screen, a one-line prompt, and a yes/no question."""
+
+from __future__ import annotations
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Vertical, VerticalScroll
+from textual.screen import ModalScreen
+from textual.widgets import Input, Label, Static
+
+DIALOG_CSS = """
+{name} {{ align: center middle; }}
+{name} > Vertical {{
+    width: 80%; max-width: 76; height: auto; max-height: 90%;
+    border: round $accent; background: $surface; padding: 0 1;
+}}
+"""
+
+
+class HelpScreen(ModalScreen[None]):
+    """Every key binding of every screen, read from the bindings themselves."""
+
+    DEFAULT_CSS = DIALOG_CSS.format(name="HelpScreen") + """
+    HelpScreen VerticalScroll { height: auto; max-height: 100%; }
+    """
+    BINDINGS = [Binding("escape,f1,q,question_mark", "dismiss", "Close help")]
+
+    def __init__(self, sections: list[tuple[str, list[Binding]]]) -> None:
+        super().__init__()
+        self.sections = sections
+
+    def compose(self) -> ComposeResult:
+        lines = Text()
+        for title, bindings in [*self.sections, ("Anywhere", [Binding("ctrl+p", "", "Command palette: every action by name")])]:
+            lines.append(f"{title}\n", style="bold underline")
+            for b in bindings:
+                lines.append(f"  {_keys(b.key):<18}", style="bold")
+                lines.append(f"{b.description}\n")
+            lines.append("\n")
+        lines.rstrip()
+        with Vertical() as box:
+            box.border_title = "Keys  (Esc closes)"
+            with VerticalScroll():
+                yield Static(lines)
+
+
+def _keys(key: str) -> str:
+    names = {"question_mark": "?", "escape": "Esc", "left_square_bracket": "[",
+             "right_square_bracket": "]"}
+    return " / ".join(names.get(k, k) for k in key.split(","))
+
+
+class Prompt(ModalScreen[str | None]):
+    """Ask for one line of text (a title, a path); Enter gives it, Esc gives None."""
+
+    DEFAULT_CSS = DIALOG_CSS.format(name="Prompt")
+    BINDINGS = [Binding("escape", "dismiss(None)", "Cancel")]
+
+    def __init__(self, title: str, value: str = "", placeholder: str = "") -> None:
+        super().__init__()
+        self.title_text, self.value, self.placeholder = title, value, placeholder
+
+    def compose(self) -> ComposeResult:
+        with Vertical() as box:
+            box.border_title = self.title_text
+            yield Input(self.value, placeholder=self.placeholder)
+            yield Label("[dim]Enter to confirm · Esc to cancel[/dim]")
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        event.stop()
+        self.dismiss(event.value.strip() or None)
+
+
+class Confirm(ModalScreen[bool]):
+    """A yes/no question; y or Enter says yes, n or Esc says no."""
+
+    DEFAULT_CSS = DIALOG_CSS.format(name="Confirm")
+    BINDINGS = [
+        Binding("y,enter", "dismiss(True)", "Yes"),
+        Binding("n,escape", "dismiss(False)", "No"),
+    ]
+
+    def __init__(self, question: str) -> None:
+        super().__init__()
+        self.question = question
+
+    def compose(self) -> ComposeResult:
+        with Vertical() as box:
+            box.border_title = "Confirm"
+            yield Label(self.question)
+            yield Label("[b]y[/b] yes · [b]n[/b] no")

@@ -1,0 +1,158 @@
+"""The index screen: what is indexed and why files were skipped; index a folder from the app.
+
+The run itself belongs to the app (`CopilotApp.index_folder`), not to this
+screen, so it goes on when the user goes back to the chat; the chat keeps
+answering meanwhile from what the manifest already lists as indexed.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+
+from rich.markup import escape
+from rich.text import Text
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.screen import Screen
+from textual.widgets import DataTable, Footer, Input, Label, ProgressBar, Static
+
+from copilot.errors import IndexCancelled
+from copilot.status import STYLE
+from tui.messages import IndexFinished, IndexListed, IndexProgress
+from tui.status import StatusBar
+
+
+class AppProgress:
+    """An indexer `Progress` that posts to the app, and stops the run when asked.
+
+    Messages are throttled to ten a second: a folder of small files would
+    otherwise post thousands.
+    """
+
+    def __init__(self, post, cancel: threading.Event) -> None:
+        self.post, self.cancel = post, cancel
+        self.total = self.files = self.pages = self.chunks = 0
+        self.bytes = self.done_bytes = self.size = 0
+        self.current, self._last = "", 0.0
+
+    def _check(self) -> None:
+        if self.cancel.is_set():
+            raise IndexCancelled("indexing cancelled")
+
+    def _send(self, fraction: float = 0.0, force: bool = False) -> None:
+        now = time.monotonic()
+        if force or now - self._last > 0.1:
+            self._last = now
+            done = (self.done_bytes + self.size * fraction) / max(self.bytes, 1)
+            self.post(IndexProgress(done, self.files, self.total, self.pages, self.chunks, self.current))
+
+    def start(self, files: int, total_bytes: int) -> None:
+        self.total, self.bytes = files, total_bytes
+        self._send(force=True)
+
+    def file(self, source: str, size: int) -> None:
+        self._check()
+        self.current, self.size = source, size
+        self._send()
+
+    def advance(self, pages: int, chunks: int, fraction: float) -> None:
+        self._check()
+        self.pages += pages
+        self.chunks += chunks
+        self._send(fraction)
+
+    def done(self, source: str) -> None:
+        self.files += 1
+        self.done_bytes += self.size
+        self.size = 0
+        self._send(force=self.files == self.total)
+
+
+class IndexScreen(Screen[None]):
+    """Totals, the last run, every file with its state, and a folder box to index more."""
+
+    DEFAULT_CSS = """
+    IndexScreen #totals { padding: 0 1; height: auto; }
+    IndexScreen ProgressBar { width: auto; padding: 0 1; }
+    IndexScreen #progress-line { padding: 0 1; color: $text-muted; height: 1; }
+    IndexScreen DataTable { height: 1fr; }
+    """
+    BINDINGS = [
+        Binding("escape", "app.pop_screen", "Back to chat"),
+        Binding("ctrl+g", "app.cancel_index", "Cancel indexing"),
+        Binding("f5", "refresh", "Refresh"),
+    ]
+
+    def compose(self) -> ComposeResult:
+        yield Static("Reading the index…", id="totals")
+        yield Input(placeholder="Folder to index (Enter starts; Ctrl+G cancels)", id="folder")
+        yield ProgressBar(total=100, show_eta=False, id="bar")
+        yield Label("", id="progress-line")
+        yield DataTable(id="files", cursor_type="row", zebra_stripes=True)
+        yield StatusBar()
+        yield Footer()
+
+    def on_mount(self) -> None:
+        table = self.query_one(DataTable)
+        table.add_columns("state", "file", "reason / notes", "pages", "chunks")
+        self.query_one("#bar").display = self.app.indexing is not None
+        self.query_one("#folder", Input).focus()
+        self.action_refresh()
+
+    def action_refresh(self) -> None:
+        """Read the files and totals again."""
+        self.list_files()
+
+    @work(thread=True, exclusive=True, group="list")
+    def list_files(self) -> None:
+        engine = self.app.engine
+        try:
+            self.post_message(IndexListed(engine.status(), engine.manifest.totals(), engine.last_run()))
+        except Exception as exc:  # an unreadable index is said, not shown as a traceback
+            self.app.call_from_thread(self.notify, f"cannot read the index: {exc}", title="Index",
+                                      severity="error")
+
+    def on_index_listed(self, message: IndexListed) -> None:
+        t = message.totals
+        run = message.last_run
+        last = "never (index a folder below)"
+        if run:
+            when = time.strftime("%Y-%m-%d %H:%M", time.localtime(run["time"]))
+            last = f"{when} — {run.get('line') or run.get('outcome', '')}".splitlines()[0]
+        self.query_one("#totals", Static).update(
+            f"[b]{t['files']:,}[/b] files indexed · [b]{t['pages']:,}[/b] pages · "
+            f"[b]{t['chunks']:,}[/b] chunks · [b]{t['skipped']:,}[/b] skipped\n"
+            f"[dim]Last run:[/dim] {escape(last)}"
+        )
+        table = self.query_one(DataTable)
+        table.clear()
+        # Skipped and stale files first: they are what needs the user's attention.
+        order = {"skipped": 0, "stale": 1, "pending": 2, "indexed": 3}
+        for state, e in sorted(message.rows, key=lambda r: (order.get(r[0], 9), r[1].source)):
+            table.add_row(Text(state, style=STYLE.get(state, "")), e.source, e.reason,
+                          str(e.pages or ""), str(e.chunks or ""))
+
+    @on(Input.Submitted, "#folder")
+    def start(self, event: Input.Submitted) -> None:
+        if event.value.strip():
+            self.app.index_folder(event.value.strip())
+
+    def progress(self, message: IndexProgress) -> None:
+        """Show a run's progress (called by the app)."""
+        bar = self.query_one("#bar", ProgressBar)
+        bar.display = True
+        bar.update(progress=100 * message.fraction)
+        self.query_one("#progress-line", Label).update(
+            f"{message.files}/{message.total} files · {message.pages:,} pages · "
+            f"{message.chunks:,} chunks · {escape(message.current[-60:])}"
+        )
+
+    def finished(self, message: IndexFinished) -> None:
+        """A run ended: hide the bar, say how, list the files again (called by the app)."""
+        self.query_one("#bar").display = False
+        line = message.summary.line().splitlines()[0] if message.summary else (
+            "cancelled: files done so far stay indexed" if message.cancelled else message.error)
+        self.query_one("#progress-line", Label).update(escape(line))
+        self.action_refresh()
