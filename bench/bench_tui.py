@@ -5,7 +5,9 @@ the screen with capture-pane, so every figure includes the terminal round trip.
   interactive  - from starting the process to the question box on screen;
   model ready  - until the status bar no longer says "(loading)";
   keystroke    - from sending one character to seeing it in the question box,
-                 while the default model streams an answer, and with the app idle.
+                 while the default model streams an answer, and with the app idle;
+  cancel       - (in-process, the app's engine) from setting the cancel 0.3 s into a
+                 question, while the model reads the prompt, to the model being free.
 The screen is polled every ~5 ms (each capture-pane is a subprocess), which
 bounds the latency figures' resolution.
 
@@ -84,6 +86,8 @@ def main() -> None:
         busy = measure(term, args.keys, streaming=True)
         still = not SOURCES.search(term.screen())
 
+    cancels = cancel_latency(home, args.model, args.starts)
+
     def ms(values: list[float], q: float) -> str:
         if not values:
             return "n/a"
@@ -100,12 +104,36 @@ def main() -> None:
         ("keystroke to screen, streaming, p95 (ms)", ms(busy, 0.95)),
         ("keystroke to screen, streaming, max (ms)", ms(busy, 1.0)),
         ("keys measured while streaming", str(len(busy))),
+        ("Esc while the prompt is read → model free, median (ms)", ms(cancels, 0.5)),
+        ("Esc while the prompt is read → model free, max (ms)", ms(cancels, 1.0)),
     ]
     note = (f"{args.starts} fresh starts of `copilot` in tmux; keystrokes typed one at a time into the "
             f"question box, idle and while the model streamed a {QUESTION!r} answer "
             f"({'still streaming after the last key' if still else 'the answer ended during the run'}).")
     record(__file__, rows, note, {"interactive_s": interactive, "ready_s": ready, "idle_s": idle,
-                                  "streaming_s": busy, "model": args.model or "default"})
+                                  "streaming_s": busy, "cancel_s": cancels,
+                                  "model": args.model or "default"})
+
+
+def cancel_latency(home: Path, model: str | None, runs: int) -> list[float]:
+    """Seconds from a cancel set while the model reads the prompt to `ask` returning."""
+    import threading
+
+    engine = Copilot(config_mod.load(home=home, model=model))
+    _ = engine.generator  # loaded and primed, as in the app
+    seconds = []
+    for i in range(runs):
+        cancel = threading.Event()
+        done: list[float] = []
+        worker = threading.Thread(target=lambda: (engine.ask(f"{QUESTION} ({i})", cancel=cancel),
+                                                   done.append(time.perf_counter())))
+        worker.start()
+        time.sleep(0.3)
+        cancel.set()
+        asked = time.perf_counter()
+        worker.join()
+        seconds.append(done[0] - asked)
+    return seconds
 
 
 def streaming(screen: str) -> bool:

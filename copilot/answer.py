@@ -55,7 +55,8 @@ class Answerer:
     def __init__(self, retriever: Retriever, generator: Generator, max_tokens: int = 512):
         self.retriever, self.generator, self.max_tokens = retriever, generator, max_tokens
 
-    def standalone(self, question: str, history: Sequence[Answer]) -> tuple[str, bool]:
+    def standalone(self, question: str, history: Sequence[Answer],
+                   cancel: threading.Event | None = None) -> tuple[str, bool]:
         """The question as retrieval must see it, and whether the model rewrote it.
 
         A rewrite is kept only if it is one question built from the words of
@@ -69,7 +70,7 @@ class Answerer:
         msgs = prompt.rewrite_messages(question, history, gen.count_tokens, gen.context_window)
         if msgs is None:
             return question, False
-        stream = gen.stream(msgs, prompt.REWRITE_TOKENS)
+        stream = gen.stream(msgs, prompt.REWRITE_TOKENS, cancel)
         try:
             text = "".join(stream).strip().strip('"').strip()
         finally:
@@ -95,7 +96,7 @@ class Answerer:
         """
         on_token = on_token or (lambda _t: None)
         started = time.perf_counter()
-        search, rewritten = self.standalone(question, history)
+        search, rewritten = self.standalone(question, history, cancel)
         found = self.retriever.search(search)
         retrieval_ms = (time.perf_counter() - started) * 1000
         if not found.relevant:
@@ -107,18 +108,19 @@ class Answerer:
         fitted = prompt.fit(search if rewritten else question, citations_for(found.relevant), history,
                             gen.count_tokens, gen.context_window, self.max_tokens)
         started = time.perf_counter()
-        first, parts, cancelled = None, [], False
-        stream = gen.stream(fitted.messages, fitted.max_tokens)
+        first, parts = None, []
+        stream = gen.stream(fitted.messages, fitted.max_tokens, cancel)
         try:
             for piece in stream:
                 if cancel is not None and cancel.is_set():
-                    cancelled = True
                     break
                 first = first or time.perf_counter()
                 parts.append(piece)
                 on_token(piece)
         finally:
             getattr(stream, "close", lambda: None)()
+        # Set before the end, or while the prompt was read (the model then stops at once).
+        cancelled = cancel is not None and cancel.is_set()
         ended = time.perf_counter()
         timings = self._timings(retrieval_ms, started, first, ended)
         return self._finish(question, search, "".join(parts).strip(), fitted.sources, timings, cancelled)

@@ -50,6 +50,7 @@ class LlamaGenerator:
         gpu_layers: int = 0,
         temperature: float = 0.0,
     ):
+        import llama_cpp
         from llama_cpp import Llama
 
         self.path = path
@@ -69,6 +70,10 @@ class LlamaGenerator:
         self.last_prompt_tokens = 0
         self.last_completion_tokens = 0
         self._lock = threading.Lock()  # one llama context serves one stream at a time
+        self._cancel: threading.Event | None = None  # the prompt being read stops when it is set
+        # Kept on self: ctypes must not collect the callbacks while llama.cpp holds one.
+        self._abort = llama_cpp.ggml_abort_callback(self._aborted)
+        self._no_abort = llama_cpp.ggml_abort_callback()  # NULL: nothing to call per graph node
 
     def prime(self, system: str) -> None:
         """Evaluate the fixed system prompt now, so the first question starts warm.
@@ -103,10 +108,19 @@ class LlamaGenerator:
         """Tokens `text` takes in this model's vocabulary."""
         return len(self._llm.tokenize(text.encode("utf-8"), add_bos=False, special=True))
 
-    def stream(self, messages: Sequence[dict[str, str]], max_tokens: int) -> Iterator[str]:
-        """Yield the reply's text as it is generated; stop early if the caller stops."""
+    def stream(self, messages: Sequence[dict[str, str]], max_tokens: int,
+               cancel: threading.Event | None = None) -> Iterator[str]:
+        """Yield the reply's text as it is generated; stop early if the caller stops.
+
+        Reading a long prompt takes seconds on a laptop CPU; a `cancel` set
+        meanwhile aborts it through llama.cpp's abort callback, so the model
+        is free for the next question at once.  (llama-cpp-python drops the
+        aborted batch from the KV cache before its next evaluation.)
+        """
         with self._lock:
             self.last_prompt_tokens = self.last_completion_tokens = 0
+            self._cancel = cancel
+            self._watch(cancel is not None)
             chunks = self._llm.create_chat_completion(
                 messages=list(messages),
                 max_tokens=max_tokens,
@@ -120,10 +134,30 @@ class LlamaGenerator:
                         # The prompt is evaluated when the first chunk arrives.
                         before = self._llm.n_tokens
                         self.last_prompt_tokens = before
+                        self._watch(False)  # from here the caller stops between pieces, for free
                     text = chunk["choices"][0]["delta"].get("content")
                     if text:
                         yield text
+            except RuntimeError:
+                if not (cancel is not None and cancel.is_set()):
+                    raise
+                # llama_decode returned "aborted": the user cancelled while the prompt was read
             finally:
+                self._watch(False)
                 chunks.close()  # a cancelled stream frees the context at once
                 if before is not None:
                     self.last_completion_tokens = max(0, self._llm.n_tokens - before + 1)
+
+    def _watch(self, on: bool) -> None:
+        """Have llama.cpp ask `_aborted` between graph nodes (only while a prompt is read:
+        per node, during generation, the calls into Python would cost speed)."""
+        import llama_cpp
+
+        llama_cpp.llama_set_abort_callback(self._llm.ctx, self._abort if on else self._no_abort, None)
+        if not on:
+            self._cancel = None
+
+    def _aborted(self, _data) -> bool:
+        """llama.cpp's abort callback: True stops the evaluation under way."""
+        cancel = self._cancel
+        return bool(cancel is not None and cancel.is_set())

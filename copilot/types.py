@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
+from threading import Event
 from typing import Protocol, runtime_checkable
 
 
@@ -259,7 +260,9 @@ class Generator(Protocol):
     context_window: int
 
     def stream(
-        self, messages: Sequence[dict[str, str]], max_tokens: int
-    ) -> Iterator[str]: ...
+        self, messages: Sequence[dict[str, str]], max_tokens: int, cancel: Event | None = None
+    ) -> Iterator[str]:
+        """The reply, piece by piece; once `cancel` is set it stops as soon as it can."""
+        ...
 
     def count_tokens(self, text: str) -> int: ...

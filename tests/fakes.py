@@ -82,7 +82,7 @@ class ScriptedGenerator:
     def count_tokens(self, text: str) -> int:
         return len(text.split())
 
-    def stream(self, messages, max_tokens: int) -> Iterator[str]:
+    def stream(self, messages, max_tokens: int, cancel=None) -> Iterator[str]:
         reply = self.replies[min(len(self.calls), len(self.replies) - 1)]
         self.calls.append(list(messages))
         self.max_tokens.append(max_tokens)

@@ -211,3 +211,18 @@ def test_citations_name_the_page_or_the_heading_path() -> None:
     word = Citation(2, "h.docx", "/d/h.docx", 0, 0.9, "t", "Leave > Sick leave")
     assert word.label() == "[2] h.docx, Leave > Sick leave"
     assert Citation(3, "notes.txt", "/d/notes.txt", 0, 0.9, "t").label() == "[3] notes.txt"
+
+
+def test_a_cancel_while_the_model_reads_the_prompt_is_a_cancelled_answer() -> None:
+    """llama.cpp stops reading the prompt when told: the stream ends with nothing said."""
+    cancel = threading.Event()
+    a = answerer("never said")
+
+    def aborted(messages, max_tokens, cancel=None):
+        a.generator.calls.append(list(messages))
+        cancel.set()  # Esc while the prompt is read
+        return iter(())
+
+    a.generator.stream = aborted
+    answer = a.ask("Which laws govern the agreement?", cancel=cancel)
+    assert answer.cancelled and answer.text == "" and a.generator.calls

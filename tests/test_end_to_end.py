@@ -145,3 +145,21 @@ def test_the_window_stops_at_the_trained_length_and_priming_changes_no_answer(ti
     gen.prime(SYSTEM)
     assert gen._llm.n_tokens > gen.count_tokens(SYSTEM)  # the system prompt is in the cache
     assert "".join(gen.stream(messages, 16)) == cold  # reusing it changes nothing
+
+
+def test_a_cancel_stops_the_model_while_it_reads_the_prompt_and_leaves_it_sound(tiny_model: Path) -> None:
+    import threading
+
+    from copilot.llm import LlamaGenerator
+
+    gen = LlamaGenerator(tiny_model, context_window=4096)
+    short = [{"role": "user", "content": "Say hello."}]
+    fresh = "".join(gen.stream(short, 16))
+    long = [{"role": "user", "content": "Records are kept for audit. " * 400 + "How long?"}]
+    cancel = threading.Event()
+    cancel.set()  # as if Esc came while the prompt was being read
+    assert list(gen.stream(long, 16, cancel)) == []
+    assert gen._llm.n_tokens < gen.count_tokens(long[0]["content"])  # it stopped part-way
+    assert gen._llm.ctx is not None and gen._cancel is None
+    assert "".join(gen.stream(short, 16)) == fresh  # the next answer is as if nothing happened
+    assert "".join(gen.stream(long, 4))  # and a long prompt is read whole again

@@ -430,3 +430,19 @@ async def test_typing_while_the_sources_list_has_focus_goes_to_the_question_box(
         await type_text(pilot, "and email")
         question = app.chat.query_one("#question", Input)
         assert question.has_focus and question.value == "and email"
+
+
+@pytest.mark.asyncio
+async def test_an_answer_cancelled_by_leaving_its_conversation_does_not_land_in_the_next(tmp_path) -> None:
+    app = make_app(tmp_path, reply=" ".join(f"word{i}" for i in range(200)), delay=0.03)
+    async with app.run_test() as pilot:
+        await ask(pilot, "how long are client matter files kept")
+        await pilot.pause(0.3)
+        await pilot.press("ctrl+n")  # leaves (and cancels) the answer being written
+        app.engine.answerer.generator.replies = ["E-mail is kept for three (3) years [1]."]
+        app.engine.answerer.generator.delay = 0.0
+        await ask_and_wait(pilot, "how long is e-mail kept")
+        assert [t.question for t in turns(app)] == ["how long is e-mail kept"]
+        assert "word" not in answer_text(app)
+        saved = app.conversations.answers(app.chat.conversation)
+        assert [a.question for a in saved] == ["how long is e-mail kept"]

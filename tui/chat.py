@@ -9,6 +9,7 @@ model, never share it.
 
 from __future__ import annotations
 
+import itertools
 import threading
 
 from textual import events, on, work
@@ -62,7 +63,10 @@ class ChatScreen(ConversationActions, Screen[None]):
     def __init__(self) -> None:
         super().__init__()
         self.conversation: int | None = None
-        self.turns: dict[int, Turn] = {}
+        self.turns: dict[int, Turn] = {}  # the open conversation's, by number
+        # Numbers are never reused, even across conversations: a late message from a
+        # cancelled answer in a conversation since closed must not land in another one.
+        self.numbers = itertools.count(1)
         self.busy: int | None = None  # the turn being generated
         self._cancel = threading.Event()
 
@@ -97,7 +101,7 @@ class ChatScreen(ConversationActions, Screen[None]):
             return
         event.input.clear()
         self.query_one("#welcome").display = False
-        number = max(self.turns, default=0) + 1
+        number = next(self.numbers)
         turn = self.turns[number] = Turn(number, question)
         log = self.query_one("#log", VerticalScroll)
         log.mount(turn)
@@ -139,7 +143,7 @@ class ChatScreen(ConversationActions, Screen[None]):
         if self.busy == message.turn:
             self.busy = None
         turn = self.turns.get(message.turn)
-        if turn is None:
+        if turn is None:  # its conversation was closed (which cancelled it) before it ended
             return
         turn.finish(message.answer)
         self.query_one("#log", VerticalScroll).scroll_end(animate=False)
