@@ -153,7 +153,8 @@ async def test_an_engine_bug_is_a_notification_not_a_traceback(tmp_path) -> None
     app.engine.ask = broken
     async with app.run_test() as pilot:
         await ask_and_wait(pilot, "anything")
-        assert any("unexpected error: KeyError" in n for n in notes(app))
+        assert [n for n in notes(app) if "unexpected error: KeyError" in n] == [
+            "unexpected error: KeyError: 'boom'"]  # said once
         assert "unexpected error" in answer_text(app)
         await ask_and_wait(pilot, "again")  # not stuck as busy
         assert len(turns(app)) == 2
@@ -390,6 +391,14 @@ async def test_an_answer_is_copied_and_saved_with_its_citations(tmp_path) -> Non
         await pilot.press("enter")
         await pilot.pause()
         assert (tmp_path / "memo.md").read_text(encoding="utf-8") == copied
+        (tmp_path / "memo.md").write_text("my own notes")
+        await pilot.press("ctrl+s")
+        await pilot.pause()
+        await pilot.press("ctrl+u")
+        await type_text(pilot, str(tmp_path / "memo.md"))
+        await pilot.press("enter", "n")  # asked before replacing: no
+        await pilot.pause()
+        assert (tmp_path / "memo.md").read_text() == "my own notes"
 
 
 @pytest.mark.asyncio

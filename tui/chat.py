@@ -153,11 +153,11 @@ class ChatScreen(ConversationActions, Screen[None]):
         self.save(message.answer)
 
     def on_failed(self, message: Failed) -> None:
+        """Say why in the turn's place; the message bubbles on to the app, which notifies."""
         if message.turn is not None and message.turn in self.turns:
             self.turns[message.turn].fail(message.error)
             if self.busy == message.turn:
                 self.busy = None
-        self.app.notify(message.error, title="copilot", severity="error", timeout=10)
 
     def action_focus_question(self) -> None:
         """Move to the question box."""

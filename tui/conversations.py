@@ -126,6 +126,7 @@ class ConversationActions:
     # Copying --------------------------------------------------------------
 
     def last_answer(self) -> Answer | None:
+        """The open conversation's latest finished (or cancelled) answer."""
         done = [t.answer for t in self.turns.values() if t.answer is not None]
         return done[-1] if done else None
 
@@ -151,10 +152,7 @@ class ConversationActions:
             return
         default = Path.cwd() / f"answer-{datetime.now():%Y%m%d-%H%M%S}.md"
 
-        def write(path: str | None) -> None:
-            if not path:
-                return
-            file = Path(path).expanduser()
+        def write(file: Path) -> None:
             try:
                 file.write_text(markdown(answer), encoding="utf-8")
             except OSError as exc:
@@ -162,4 +160,14 @@ class ConversationActions:
             else:
                 self.notify(f"Saved to {file}")
 
-        self.app.push_screen(Prompt("Save the answer to", str(default)), write)
+        def chosen(path: str | None) -> None:
+            if not path:
+                return
+            file = Path(path).expanduser()
+            if file.exists():  # a memo the user already has must not vanish without asking
+                self.app.push_screen(Confirm(f"{file} exists. Replace it?"),
+                                     lambda yes: yes and write(file))
+            else:
+                write(file)
+
+        self.app.push_screen(Prompt("Save the answer to", str(default)), chosen)

@@ -115,6 +115,7 @@ class IndexScreen(Screen[None]):
                                       severity="error")
 
     def on_index_listed(self, message: IndexListed) -> None:
+        message.stop()  # the app's own listener would say "nothing indexed" again, here of all places
         t = message.totals
         run = message.last_run
         last = "never (index a folder below)"
