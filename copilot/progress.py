@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 
-class IndexBar:
+from index.report import Tally
+
+
+class IndexBar(Tally):
     """An `index.report.Progress` drawing files, pages, chunks, ETA and the current file.
 
     The bar advances by bytes (known for every file up front), part-way
@@ -11,12 +14,10 @@ class IndexBar:
     """
 
     def __init__(self, enabled: bool):
+        super().__init__()
         self.enabled = enabled
         self._bar = None
         self._task = None
-        self._files = self._pages = self._chunks = self._total_files = 0
-        self._size = 0
-        self._credited = 0  # bytes of the current file already shown as done
 
     def __enter__(self) -> "IndexBar":
         if self.enabled:
@@ -40,36 +41,17 @@ class IndexBar:
         if self._bar is not None:
             self._bar.__exit__(*exc)
 
-    def _show(self, **fields) -> None:
-        if self._bar is not None:
-            self._bar.update(
-                self._task, files=f"{self._files}/{self._total_files}", pages=self._pages,
-                chunks=self._chunks, **fields,
-            )
-
     def start(self, files: int, total_bytes: int) -> None:
-        self._total_files = files
         if self._bar is not None:
             self._task = self._bar.add_task(
                 "index", total=max(total_bytes, 1), files="", pages=0, chunks=0, current=""
             )
-        self._show()
+        super().start(files, total_bytes)
 
-    def file(self, source: str, size: int) -> None:
-        self._size, self._credited = size, 0
-        self._show(current=source[-50:])
-
-    def advance(self, pages: int, chunks: int, fraction: float) -> None:
-        self._pages += pages
-        self._chunks += chunks
-        self._step(int(self._size * fraction))
-
-    def _step(self, credit: int) -> None:
-        if self._bar is not None and credit > self._credited:
-            self._bar.advance(self._task, credit - self._credited)
-        self._credited = max(self._credited, credit)
-        self._show()
-
-    def done(self, source: str) -> None:
-        self._files += 1
-        self._step(self._size)
+    def changed(self) -> None:
+        if self._bar is not None and self._task is not None:
+            self._bar.update(
+                self._task, completed=self.done_bytes + self.part,
+                files=f"{self.files}/{self.total_files}", pages=self.pages, chunks=self.chunks,
+                current=self.current[-50:],
+            )

@@ -28,6 +28,48 @@ class Silent:
     def done(self, source: str) -> None: ...
 
 
+class Tally:
+    """A `Progress` that keeps count: files, pages, chunks, and bytes done of the whole.
+
+    What draws progress (the CLI's bar, the app's index screen) subclasses it
+    and shows the counts in `changed()`, called after every update.
+    """
+
+    def __init__(self) -> None:
+        self.files = self.total_files = self.pages = self.chunks = 0
+        self.total_bytes = self.done_bytes = 0  # done: of the files finished
+        self.size = self.part = 0  # the current file's size, and its bytes embedded so far
+        self.current = ""
+
+    @property
+    def fraction(self) -> float:
+        """How far the run is, by bytes, part-way through the current file too."""
+        return (self.done_bytes + self.part) / max(self.total_bytes, 1)
+
+    def start(self, files: int, total_bytes: int) -> None:
+        self.total_files, self.total_bytes = files, total_bytes
+        self.changed()
+
+    def file(self, source: str, size: int) -> None:
+        self.current, self.size, self.part = source, size, 0
+        self.changed()
+
+    def advance(self, pages: int, chunks: int, fraction: float) -> None:
+        self.pages += pages
+        self.chunks += chunks
+        self.part = max(self.part, int(self.size * fraction))
+        self.changed()
+
+    def done(self, source: str) -> None:
+        self.files += 1
+        self.done_bytes += self.size
+        self.size = self.part = 0
+        self.changed()
+
+    def changed(self) -> None:
+        """Show the counts (nothing here)."""
+
+
 @dataclass
 class Summary:
     """What one run did."""

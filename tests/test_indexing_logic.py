@@ -184,3 +184,20 @@ def test_broken_links_and_vanishing_files_are_reported_not_fatal(parts, corpus: 
     summary = make(parts).run([corpus])
     assert summary.indexed == 5
     assert summary.skipped == [("broken.md", "cannot be read: No such file or directory")]
+
+
+def test_a_tally_counts_files_chunks_and_bytes_as_the_run_goes(parts, corpus: Path) -> None:
+    """What the CLI's bar and the app's index screen show: one count for both."""
+    from index.report import Tally
+
+    fractions: list[float] = []
+
+    class Watched(Tally):
+        def changed(self) -> None:
+            fractions.append(self.fraction)
+
+    tally = Watched()
+    summary = make(parts).run([corpus], tally)
+    assert (tally.files, tally.total_files) == (summary.files, summary.files)
+    assert tally.chunks == summary.chunks and tally.pages >= summary.pages  # sections count too
+    assert fractions == sorted(fractions) and fractions[-1] == 1.0 and any(0 < f < 1 for f in fractions)

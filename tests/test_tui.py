@@ -455,3 +455,22 @@ async def test_an_answer_cancelled_by_leaving_its_conversation_does_not_land_in_
         assert "word" not in answer_text(app)
         saved = app.conversations.answers(app.chat.conversation)
         assert [a.question for a in saved] == ["how long is e-mail kept"]
+
+
+def test_the_app_progress_posts_sparingly_and_stops_the_run_when_cancelled() -> None:
+    import threading
+
+    from copilot.errors import IndexCancelled
+    from tui.index_screen import AppProgress
+
+    posted, cancel = [], threading.Event()
+    progress = AppProgress(posted.append, cancel)
+    progress.start(1000, 1000)
+    for i in range(1000):
+        progress.file(f"f{i}", 1)
+        progress.done(f"f{i}")
+    assert 2 <= len(posted) < 50  # throttled, the first and the last always posted
+    assert posted[-1].fraction == 1.0 and posted[-1].files == 1000
+    cancel.set()
+    with pytest.raises(IndexCancelled):
+        progress.file("one more", 1)

@@ -26,7 +26,7 @@ from copilot.types import Answer
 from tui.chat import ChatScreen
 from tui.dialogs import HelpScreen, Prompt
 from tui.index_screen import AppProgress, IndexScreen
-from tui.messages import EngineReady, Failed, IndexFinished, IndexListed, IndexProgress
+from tui.messages import EngineReady, Failed, IndexFinished, IndexProgress, IndexTotals
 from tui.status import Status
 from tui.viewer import Viewer
 
@@ -108,12 +108,12 @@ class CopilotApp(App[None]):
         except Exception as exc:  # an unreadable index is said, not shown as a traceback
             self.post_message(Failed(f"cannot read the index: {exc}"))
             return
-        self.post_message(IndexListed([], totals, None))
+        self.post_message(IndexTotals(totals))
 
     def on_engine_ready(self, message: EngineReady) -> None:
         self.status = replace(self.status, loaded=True, quant=message.quant, context=message.context)
 
-    def on_index_listed(self, message: IndexListed) -> None:
+    def on_index_totals(self, message: IndexTotals) -> None:
         t = message.totals
         self.status = replace(self.status, files=t["files"], chunks=t["chunks"])
         if not t["files"] and self.indexing is None:

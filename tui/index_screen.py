@@ -20,11 +20,12 @@ from textual.widgets import DataTable, Footer, Input, Label, ProgressBar, Static
 
 from copilot.errors import IndexCancelled
 from copilot.status import STYLE
+from index.report import Tally
 from tui.messages import IndexFinished, IndexListed, IndexProgress
 from tui.status import StatusBar
 
 
-class AppProgress:
+class AppProgress(Tally):
     """An indexer `Progress` that posts to the app, and stops the run when asked.
 
     Messages are throttled to ten a second: a folder of small files would
@@ -32,42 +33,28 @@ class AppProgress:
     """
 
     def __init__(self, post, cancel: threading.Event) -> None:
+        super().__init__()
         self.post, self.cancel = post, cancel
-        self.total = self.files = self.pages = self.chunks = 0
-        self.bytes = self.done_bytes = self.size = 0
-        self.current, self._last = "", 0.0
+        self._last = 0.0
+
+    def file(self, source: str, size: int) -> None:
+        self._check()
+        super().file(source, size)
+
+    def advance(self, pages: int, chunks: int, fraction: float) -> None:
+        self._check()
+        super().advance(pages, chunks, fraction)
 
     def _check(self) -> None:
         if self.cancel.is_set():
             raise IndexCancelled("indexing cancelled")
 
-    def _send(self, fraction: float = 0.0, force: bool = False) -> None:
+    def changed(self) -> None:
         now = time.monotonic()
-        if force or now - self._last > 0.1:
+        if not self._last or now - self._last > 0.1 or self.files == self.total_files:
             self._last = now
-            done = (self.done_bytes + self.size * fraction) / max(self.bytes, 1)
-            self.post(IndexProgress(done, self.files, self.total, self.pages, self.chunks, self.current))
-
-    def start(self, files: int, total_bytes: int) -> None:
-        self.total, self.bytes = files, total_bytes
-        self._send(force=True)
-
-    def file(self, source: str, size: int) -> None:
-        self._check()
-        self.current, self.size = source, size
-        self._send()
-
-    def advance(self, pages: int, chunks: int, fraction: float) -> None:
-        self._check()
-        self.pages += pages
-        self.chunks += chunks
-        self._send(fraction)
-
-    def done(self, source: str) -> None:
-        self.files += 1
-        self.done_bytes += self.size
-        self.size = 0
-        self._send(force=self.files == self.total)
+            self.post(IndexProgress(self.fraction, self.files, self.total_files, self.pages,
+                                    self.chunks, self.current))
 
 
 class IndexScreen(Screen[None]):
@@ -115,7 +102,6 @@ class IndexScreen(Screen[None]):
                                       severity="error")
 
     def on_index_listed(self, message: IndexListed) -> None:
-        message.stop()  # the app's own listener would say "nothing indexed" again, here of all places
         t = message.totals
         run = message.last_run
         last = "never (index a folder below)"

@@ -65,6 +65,14 @@ class IndexFinished(Message):
         self.summary, self.error, self.cancelled = summary, error, cancelled
 
 
+class IndexTotals(Message):
+    """Files, pages and chunks indexed, and files skipped (for the status bar)."""
+
+    def __init__(self, totals: dict[str, int]) -> None:
+        super().__init__()
+        self.totals = totals
+
+
 class IndexListed(Message):
     """The index's files and their states, read for the index screen."""
 
