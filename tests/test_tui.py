@@ -50,6 +50,15 @@ async def ask(pilot, text: str) -> None:
     await pilot.press("enter")
 
 
+async def fill_prompt(pilot, key: str, text: str) -> None:
+    """Open a one-line prompt with `key`, replace its text with `text`, and press Enter."""
+    await pilot.press(key)
+    await pilot.pause()
+    await pilot.press("ctrl+u")
+    await type_text(pilot, text)
+    await pilot.press("enter")
+
+
 async def settle(pilot) -> None:
     await pilot.app.workers.wait_for_complete()
     await pilot.pause()
@@ -231,11 +240,7 @@ async def test_conversations_are_kept_reopened_renamed_and_deleted(tmp_path) -> 
         assert "seven (7) years" in answer_text(app)
         assert app.chat.query_one(Sources).citations[0].source == "data-retention-policy.md"
 
-        await pilot.press("ctrl+r")
-        await pilot.pause()
-        await pilot.press("ctrl+u")
-        await type_text(pilot, "Retention: client files")
-        await pilot.press("enter")
+        await fill_prompt(pilot, "ctrl+r", "Retention: client files")
         await pilot.pause()
         assert store.get(app.chat.conversation).title == "Retention: client files"
 
@@ -384,19 +389,12 @@ async def test_an_answer_is_copied_and_saved_with_its_citations(tmp_path) -> Non
         assert "seven (7) years after the matter is closed [1]" in copied
         assert "- [1] data-retention-policy.md" in copied
         assert "  > - **Client matter files** are kept for seven (7) years" in copied
-        await pilot.press("ctrl+s")
-        await pilot.pause()
-        await pilot.press("ctrl+u")
-        await type_text(pilot, str(tmp_path / "memo.md"))
-        await pilot.press("enter")
+        await fill_prompt(pilot, "ctrl+s", str(tmp_path / "memo.md"))
         await pilot.pause()
         assert (tmp_path / "memo.md").read_text(encoding="utf-8") == copied
         (tmp_path / "memo.md").write_text("my own notes")
-        await pilot.press("ctrl+s")
-        await pilot.pause()
-        await pilot.press("ctrl+u")
-        await type_text(pilot, str(tmp_path / "memo.md"))
-        await pilot.press("enter", "n")  # asked before replacing: no
+        await fill_prompt(pilot, "ctrl+s", str(tmp_path / "memo.md"))
+        await pilot.press("n")  # asked before replacing: no
         await pilot.pause()
         assert (tmp_path / "memo.md").read_text() == "my own notes"
 

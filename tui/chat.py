@@ -102,7 +102,7 @@ class ChatScreen(ConversationActions, Screen[None]):
         event.input.clear()
         self.query_one("#welcome").display = False
         number = next(self.numbers)
-        turn = self.turns[number] = Turn(number, question)
+        turn = self.turns[number] = Turn(question)
         log = self.query_one("#log", VerticalScroll)
         log.mount(turn)
         log.scroll_end(animate=False)

@@ -68,7 +68,7 @@ class ConversationActions:
         log = self.query_one("#log", VerticalScroll)
         for turn in self.turns.values():
             turn.remove()
-        self.turns = {n: Turn(n, a.question, a) for n, a in zip(self.numbers, answers)}
+        self.turns = {n: Turn(a.question, a) for n, a in zip(self.numbers, answers)}
         log.mount_all(self.turns.values())
         self.query_one("#welcome").display = not answers
         self.query_one(Sources).show(answers[-1] if answers else None)

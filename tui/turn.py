@@ -26,9 +26,9 @@ class Turn(Vertical):
     Turn.cancelled .answer { color: $text-muted; }
     """
 
-    def __init__(self, number: int, question: str, answer: Answer | None = None) -> None:
+    def __init__(self, question: str, answer: Answer | None = None) -> None:
         super().__init__()
-        self.number, self.question = number, question
+        self.question = question
         self.answer = answer
         self.text = ""  # what has streamed so far
         self.cancelled = False
