@@ -184,3 +184,8 @@ def show_config(ctx: click.Context) -> None:
     """Print the settings in force, as config.toml text."""
     click.echo(f"# {ctx.obj.config_file}")
     click.echo(config_mod.as_toml(ctx.obj), nl=False)
+
+
+from quantize.commands import quantize_group  # noqa: E402  (click only: --help stays instant)
+
+main.add_command(quantize_group)

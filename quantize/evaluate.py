@@ -1,0 +1,185 @@
+"""Judge quants on the firm's own text: perplexity, KL-divergence from a reference, speed, memory.
+
+Each model is measured in a process of its own, so its peak RSS is its own;
+the reference's log-probabilities are kept on disk (float16, one row per
+token) for the candidates to be compared with, token by token.  KLD is
+KL(reference ‖ candidate) per predicted token, as llama.cpp's perplexity
+tool reports it; "same top" is how often both put the same token first.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import subprocess
+import sys
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from copilot.errors import CopilotError
+
+GEN_TOKENS = 64  # generated to time generation speed
+
+
+class EvalError(CopilotError):
+    """An evaluation that cannot run; the message says why."""
+
+
+@dataclass(frozen=True)
+class Measured:
+    """One model's figures."""
+
+    path: Path
+    type: str
+    bytes: int
+    ppl: float
+    kld: float  # mean KL(reference ‖ this), nats per token; 0 for the reference itself
+    kld_p99: float
+    same_top: float  # share of tokens whose most likely next token is the reference's
+    prompt_tps: float
+    gen_tps: float
+    peak_rss: int  # bytes
+
+
+def index_text(manifest: Path, chars: int) -> str:
+    """Passages of the firm's indexed documents, spread evenly over all of them."""
+    if not manifest.is_file():
+        raise EvalError(f"no index at {manifest.parent}: index documents first, or give --text")
+    db = sqlite3.connect(f"file:{manifest}?mode=ro", uri=True)
+    try:
+        rows = [r[0] for r in db.execute(
+            "SELECT p.text FROM passages p JOIN documents d ON d.path = p.path AND d.sha256 = p.sha256"
+            " WHERE d.status = 'indexed' ORDER BY p.path, p.chunk")]
+    finally:
+        db.close()
+    if not rows:
+        raise EvalError("the index holds no passages: index documents first, or give --text")
+    total = sum(len(r) for r in rows)
+    step = max(1, int(total / chars))  # every step-th passage, so every document has its say
+    picked, size = [], 0
+    for text in rows[::step] + rows:
+        if size >= chars:
+            break
+        picked.append(text)
+        size += len(text)
+    return "\n\n".join(picked)
+
+
+def tokens_of(model: Path, text: str, n: int) -> list[int]:
+    """`text` in `model`'s vocabulary, at most `n` tokens (vocab only: no weights loaded)."""
+    from llama_cpp import Llama
+
+    vocab = Llama(model_path=str(model), vocab_only=True, verbose=False)
+    tokens = vocab.tokenize(text.encode("utf-8"), add_bos=True, special=False)
+    if len(tokens) < 64:
+        raise EvalError(f"only {len(tokens)} tokens of text to judge by: give more text")
+    return tokens[:n]
+
+
+def evaluate(reference: Path, candidates: list[Path], tokens: list[int], window: int = 512,
+             progress=None) -> list[Measured]:
+    """Measure the reference, then each candidate against it (reference first in the list)."""
+    with tempfile.TemporaryDirectory(prefix="copilot-quant-eval-") as tmp:
+        work = Path(tmp)
+        (work / "tokens.json").write_text(json.dumps(tokens))
+        results = []
+        for i, model in enumerate([reference, *candidates]):
+            if progress:
+                progress(f"measuring {model.name} ({i + 1} of {len(candidates) + 1})")
+            results.append(_child(model, work, window, reference=i == 0))
+        return results
+
+
+def recommend(results: list[Measured], max_kld: float, max_ram: int | None) -> tuple[Measured | None, str]:
+    """The smallest model whose mean KLD is under `max_kld` and whose peak RSS fits `max_ram`."""
+    fits = [m for m in results if m.kld < max_kld and (max_ram is None or m.peak_rss <= max_ram)]
+    if not fits:
+        why = f"none has a mean KLD under {max_kld}" + (f" within {max_ram / 2**30:.1f} GiB" if max_ram else "")
+        return None, why
+    best = min(fits, key=lambda m: m.bytes)
+    return best, (f"{best.path.name}: the smallest with mean KLD {best.kld:.4f} < {max_kld}"
+                  + (f" and peak RSS {best.peak_rss / 2**30:.2f} GiB within {max_ram / 2**30:.1f} GiB"
+                     if max_ram else ""))
+
+
+def _child(model: Path, work: Path, window: int, reference: bool) -> Measured:
+    """Run `_measure` in a fresh process; its peak RSS is this model's alone."""
+    args = [sys.executable, "-m", "quantize.evaluate", str(model), str(work), str(window),
+            "ref" if reference else "cand"]
+    proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            cwd=Path(__file__).resolve().parent.parent)
+    out, err = proc.communicate()
+    if proc.returncode != 0:
+        raise EvalError(f"measuring {model.name} failed: {(err.strip().splitlines() or ['?'])[-1]}")
+    data = json.loads(out.strip().splitlines()[-1])
+    data["path"] = Path(data["path"])
+    return Measured(**data)
+
+
+def _measure(model: Path, work: Path, window: int, reference: bool) -> dict:
+    """This process's figures for `model` (run by `_child`)."""
+    import resource
+    import time
+
+    import numpy as np
+    from llama_cpp import Llama
+
+    from quantize.quantizer import file_type
+
+    tokens = json.loads((work / "tokens.json").read_text())
+    llm = Llama(model_path=str(model), n_ctx=window, logits_all=True, verbose=False)
+    n_rows = sum(len(tokens[i:i + window]) - 1 for i in range(0, len(tokens), window))
+    vocab = llm.n_vocab()
+    ref = np.lib.format.open_memmap(work / "reference.npy", mode="w+" if reference else "r",
+                                    dtype=np.float16, shape=(n_rows, vocab))
+    nll, kld, same, row, prompt_s = [], [], 0, 0, 0.0
+    for start in range(0, len(tokens), window):
+        chunk = tokens[start:start + window]
+        if len(chunk) < 2:
+            continue
+        llm.reset()
+        began = time.perf_counter()
+        llm.eval(chunk)
+        prompt_s += time.perf_counter() - began
+        logits = np.asarray(llm.scores[: len(chunk) - 1], dtype=np.float32)
+        logp = logits - logits.max(axis=1, keepdims=True)
+        logp -= np.log(np.exp(logp).sum(axis=1, keepdims=True))
+        nll.extend(-logp[np.arange(len(chunk) - 1), chunk[1:]])
+        rows = slice(row, row + len(chunk) - 1)
+        if reference:
+            ref[rows] = logp
+        else:
+            base = np.asarray(ref[rows], dtype=np.float32)
+            kld.extend((np.exp(base) * (base - logp)).sum(axis=1))
+            same += int((base.argmax(axis=1) == logp.argmax(axis=1)).sum())
+        row += len(chunk) - 1
+    ref.flush()
+    llm.reset()
+    began = time.perf_counter()
+    made = 0
+    for _token in llm.generate(tokens[:16], temp=0.0):
+        made += 1
+        if made == 1:
+            began = time.perf_counter()  # from the first token: prompt reading is timed above
+        if made > GEN_TOKENS:
+            break
+    gen_s = time.perf_counter() - began
+    kld_arr = np.asarray(kld or [0.0])
+    return {
+        "path": str(model), "type": file_type(model), "bytes": model.stat().st_size,
+        "ppl": float(np.exp(np.mean(nll))), "kld": float(kld_arr.mean()),
+        "kld_p99": float(np.percentile(kld_arr, 99)),
+        "same_top": 1.0 if reference else same / max(row, 1),
+        "prompt_tps": sum(len(tokens[i:i + window]) for i in range(0, len(tokens), window)) / prompt_s,
+        "gen_tps": (made - 1) / gen_s if made > 1 and gen_s > 0 else 0.0,
+        "peak_rss": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024,
+    }
+
+
+if __name__ == "__main__":  # the measuring process (see `_child`)
+    from copilot import offline
+
+    offline.install()
+    path, folder, size, role = sys.argv[1:5]
+    print(json.dumps(_measure(Path(path), Path(folder), int(size), role == "ref")))
