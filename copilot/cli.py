@@ -40,7 +40,7 @@ def _engine(ctx: click.Context):
 
 @click.group(cls=Group, invoke_without_command=True)
 @click.option("--home", type=click.Path(path_type=Path), help="Data folder (default: $COPILOT_HOME or the user data folder).")
-@click.option("--model", help="A GGUF file, or a packaged model name (see `copilot doctor`).")
+@click.option("--model", help="A model name from `copilot models`, or a GGUF file.")
 @click.version_option(package_name="firm-copilot", prog_name="copilot")
 @click.pass_context
 def main(ctx: click.Context, home: Path | None, model: str | None) -> None:
@@ -176,6 +176,28 @@ def doctor(ctx: click.Context) -> None:
 
     ok = report(ctx.obj, click.echo)
     ctx.exit(0 if ok else 1)
+
+
+@main.command()
+@click.option("--json", "as_json", is_flag=True, help="Print the list as JSON.")
+@click.pass_context
+def models(ctx: click.Context, as_json: bool) -> None:
+    """List the models the app can use: packaged, converted and quantized.
+
+    Pick one with `copilot --model NAME` (or `model = "NAME"` in config.toml),
+    or in the app with F3.  A local file is hashed once; its sha256 is then
+    recorded beside it.
+    """
+    from copilot.catalog import catalog
+    from copilot.status import show_models
+
+    def progress(name: str):
+        def tick(done: int, total: int) -> None:
+            if sys.stderr.isatty():
+                click.echo(f"\rhashing {name}: {done * 100 // total}%", err=True, nl=done >= total)
+        return tick
+
+    show_models(catalog(ctx.obj.models_dir, progress=progress), ctx.obj.model, as_json, click.echo)
 
 
 @main.command("config")

@@ -13,6 +13,7 @@ import os
 import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
 
@@ -86,6 +87,26 @@ class Copilot:
             return generator
 
         return self._part("generator", make)
+
+    def use_model(self, setting: str) -> None:
+        """Answer with another model from now on (a name from `copilot models`, or a path).
+
+        The model in use is freed before the new one loads, so a laptop never
+        holds both; if the new one fails to load, the old setting stays and
+        loads again on the next question.
+        """
+        resolve_llm(setting, self.config.models_dir)  # a bad name fails here, nothing unloaded
+        with self._lock:
+            old = self._parts.pop("generator", None)
+            self._parts.pop("answerer", None)
+            if old is not None:
+                old.close()
+            previous, self.config = self.config, replace(self.config, model=setting)
+            try:
+                self.generator
+            except BaseException:
+                self.config = previous
+                raise
 
     @property
     def answerer(self) -> Answerer:

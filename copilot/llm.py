@@ -7,6 +7,8 @@ import threading
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
+from copilot.errors import ModelMissing
+
 
 def default_threads() -> int:
     """All cores on a small machine; half (the physical ones, usually) on a big one.
@@ -96,13 +98,9 @@ class LlamaGenerator:
     @property
     def quant(self) -> str:
         """How the weights are quantized, as llama.cpp names it ("Q4_K_M"), from the file."""
-        import llama_cpp
+        from copilot.catalog import ftype_name
 
-        ftype = self._llm.metadata.get("general.file_type")
-        for name in dir(llama_cpp):
-            if name.startswith("LLAMA_FTYPE_") and str(getattr(llama_cpp, name)) == str(ftype):
-                return name.removeprefix("LLAMA_FTYPE_").removeprefix("MOSTLY_").removeprefix("ALL_")
-        return ""
+        return ftype_name(self._llm.metadata.get("general.file_type"))
 
     def count_tokens(self, text: str) -> int:
         """Tokens `text` takes in this model's vocabulary."""
@@ -118,6 +116,8 @@ class LlamaGenerator:
         aborted batch from the KV cache before its next evaluation.)
         """
         with self._lock:
+            if self._llm is None:
+                raise ModelMissing(f"{self.name} was unloaded (another model was chosen): ask again")
             self.last_prompt_tokens = self.last_completion_tokens = 0
             self._cancel = cancel
             self._watch(cancel is not None)
@@ -147,6 +147,13 @@ class LlamaGenerator:
                 chunks.close()  # a cancelled stream frees the context at once
                 if before is not None:
                     self.last_completion_tokens = max(0, self._llm.n_tokens - before + 1)
+
+    def close(self) -> None:
+        """Free the model's memory, once any answer under way has finished with it."""
+        with self._lock:
+            if self._llm is not None:
+                self._llm.close()
+                self._llm = None
 
     def _watch(self, on: bool) -> None:
         """Have llama.cpp ask `_aborted` between graph nodes (only while a prompt is read:

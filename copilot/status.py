@@ -1,4 +1,4 @@
-"""`copilot index --status` and `--password-file`: the manifest as a table, passwords read safely."""
+"""Tables the CLI prints (`index --status`, `models`), and `--password-file` read safely."""
 
 from __future__ import annotations
 
@@ -57,3 +57,25 @@ def show(rows: list, as_json: bool, echo: Callable[[str], None]) -> None:
     for state, _ in rows:
         counts[state] = counts.get(state, 0) + 1
     console.print(", ".join(f"{n} {s}" for s, n in sorted(counts.items())) or "nothing indexed yet")
+
+
+def show_models(rows: list, current: str, as_json: bool, echo: Callable[[str], None]) -> None:
+    """Print `copilot.catalog.ModelInfo` rows as a table (the one in use starred), or as JSON."""
+    if as_json:
+        echo(json.dumps([
+            {"name": m.name, "kind": m.kind, "quant": m.quant, "bytes": m.size, "sha256": m.sha256,
+             "path": str(m.path) if m.path else None, "in_use": m.name == current, "note": m.note}
+            for m in rows
+        ], indent=2))
+        return
+    # One block per model, not a table: a sha256 folded across table rows cannot be compared.
+    width = max((len(m.name) for m in rows), default=4)
+    for m in rows:
+        mark = "*" if m.name == current else " "
+        echo(f"{mark} {m.name:<{width}}  {m.kind:<8}  {m.quant:<7} {m.size / 2**20:>9,.1f} MiB")
+        if m.sha256:
+            echo(f"  {'':<{width}}  sha256 {m.sha256}")
+        if m.path or m.note:
+            echo(f"  {'':<{width}}  {m.note or m.path}")
+    if not any(m.name == current for m in rows):
+        echo(f"* in use: {current} (a file outside the models folder)")

@@ -29,6 +29,23 @@ def _say(text: str) -> None:
     click.echo(text, err=True)
 
 
+def _model(ctx: click.Context, setting: str) -> Path:
+    """A model named as `copilot models` lists it, or a GGUF path."""
+    from copilot.models import resolve_llm
+
+    return resolve_llm(setting, ctx.obj.models_dir)
+
+
+def _stem(setting: str, path: Path) -> str:
+    """The name quants of a model are written under: "qwen2.5-coder-0.5b" → "qwen2.5-coder-0.5b.Q4_0"."""
+    from copilot.models import PACKAGED
+    from quantize.quantizer import FULL, TYPES
+
+    stem = setting if setting in PACKAGED else path.name.removesuffix(".gguf")
+    head, _, tail = stem.rpartition(".")
+    return head if head and tail.upper() in {*TYPES, *FULL} else stem
+
+
 @click.group("quantize")
 def quantize_group() -> None:
     """Make the GGUF quant that fits this machine, judged on your own documents."""
@@ -50,32 +67,37 @@ def convert_cmd(ctx: click.Context, folder: Path, out: Path | None, out_type: st
 
 
 @quantize_group.command("make")
-@click.argument("source", type=click.Path(path_type=Path, exists=True, dir_okay=False))
+@click.argument("source")
 @click.option("--type", "qtypes", default="Q4_K_M", show_default=True,
               help=f"One or more of {DEFAULT_TYPES} (comma-separated).")
 @click.option("--out-dir", type=click.Path(path_type=Path, file_okay=False),
               help="Where to write (default: the models folder).")
 @click.option("--allow-requantize", is_flag=True, help="Quantize a file that is already quantized.")
 @click.pass_context
-def make_cmd(ctx: click.Context, source: Path, qtypes: str, out_dir: Path | None, allow_requantize: bool) -> None:
-    """Quantize SOURCE (an F32/F16/BF16 GGUF) with llama.cpp's quantizer."""
+def make_cmd(ctx: click.Context, source: str, qtypes: str, out_dir: Path | None, allow_requantize: bool) -> None:
+    """Quantize SOURCE (an F32/F16/BF16 GGUF, by name or path) with llama.cpp's quantizer.
+
+    Each quant is written as NAME.TYPE.gguf in the models folder, where
+    `copilot models` lists it and `copilot --model NAME.TYPE` uses it.
+    """
     from quantize.quantizer import quantize
 
+    path = _model(ctx, source)
     out_dir = out_dir or ctx.obj.models_dir
-    stem = source.name.removesuffix(".gguf").rsplit(".", 1)[0]
+    stem = _stem(source, path)
     for qtype in [t.strip().upper() for t in qtypes.split(",") if t.strip()]:
         def tick(seconds: float, written: int, qtype=qtype) -> None:
             if sys.stderr.isatty():
                 click.echo(f"\r{qtype}: {written / 2**20:.0f} MiB written, {seconds:.0f} s", err=True, nl=False)
 
-        done = quantize(source, out_dir / f"{stem}.{qtype}.gguf", qtype, allow_requantize, tick=tick)
+        done = quantize(path, out_dir / f"{stem}.{qtype}.gguf", qtype, allow_requantize, tick=tick)
         click.echo(f"\r{done.path}: {done.type} from {done.source_type}, "
                    f"{done.bytes / 2**20:.1f} MiB in {done.seconds:.1f} s")
 
 
 @quantize_group.command("eval")
-@click.argument("reference", type=click.Path(path_type=Path, exists=True, dir_okay=False))
-@click.argument("candidates", nargs=-1, type=click.Path(path_type=Path, exists=True, dir_okay=False))
+@click.argument("reference")
+@click.argument("candidates", nargs=-1)
 @click.option("--text", type=click.Path(path_type=Path, exists=True),
               help="Judge on this file or folder's documents instead of the index's passages.")
 @click.option("--tokens", default=2048, show_default=True, help="Tokens of text to judge on.")
@@ -83,16 +105,20 @@ def make_cmd(ctx: click.Context, source: Path, qtypes: str, out_dir: Path | None
 @click.option("--max-kld", default=0.05, show_default=True, help="Largest mean KL-divergence accepted.")
 @click.option("--max-ram", help="Largest peak memory accepted, e.g. 4G.")
 @click.pass_context
-def eval_cmd(ctx: click.Context, reference: Path, candidates: tuple[Path, ...], text: Path | None,
+def eval_cmd(ctx: click.Context, reference: str, candidates: tuple[str, ...], text: Path | None,
              tokens: int, window: int, max_kld: float, max_ram: str | None) -> None:
-    """Measure CANDIDATES against REFERENCE (the highest-precision file) on your documents."""
+    """Measure CANDIDATES against REFERENCE (the highest-precision model) on your documents.
+
+    Models go by name (`copilot models`) or path.
+    """
     from quantize.evaluate import evaluate, index_text, recommend, tokens_of
     from quantize.report import table, text_of
 
     budget = _size(max_ram)
     source = text_of(text) if text else index_text(ctx.obj.index_dir / "manifest.sqlite", tokens * 6)
-    ids = tokens_of(reference, source, tokens)
-    results = evaluate(reference, list(candidates), ids, window, _say)
+    ref = _model(ctx, reference)
+    ids = tokens_of(ref, source, tokens)
+    results = evaluate(ref, [_model(ctx, c) for c in candidates], ids, window, _say)
     click.echo(table(results))
     best, why = recommend(results, max_kld, budget)
     click.echo(f"\nrecommended: {why}" if best else f"\nno recommendation: {why}")

@@ -14,7 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from copilot.errors import CopilotError
+from copilot.errors import CopilotError, ModelMissing
 
 TYPES = ("Q8_0", "Q6_K", "Q5_K_M", "Q4_K_M", "Q4_0", "IQ4_XS")
 FULL = {"F32", "F16", "BF16"}  # what a quant is best made from
@@ -37,21 +37,12 @@ class Quantized:
 
 def file_type(path: Path) -> str:
     """A GGUF's type as llama.cpp names it ("F16", "Q4_K_M"), read from its header."""
-    import gguf
-    import llama_cpp
+    from copilot.catalog import quant_of
 
     try:
-        reader = gguf.GGUFReader(str(path))
-    except (OSError, ValueError) as exc:
-        raise QuantizeError(f"{path} is not a readable GGUF file: {exc}") from None
-    field = reader.fields.get("general.file_type")
-    if field is None:
-        return "?"
-    value = int(field.parts[field.data[0]][0])
-    for name in dir(llama_cpp):
-        if name.startswith("LLAMA_FTYPE_") and getattr(llama_cpp, name) == value:
-            return name.removeprefix("LLAMA_FTYPE_").removeprefix("MOSTLY_").removeprefix("ALL_")
-    return str(value)
+        return quant_of(path)
+    except ModelMissing as exc:
+        raise QuantizeError(str(exc)) from None
 
 
 def quantize(source: Path, out: Path, qtype: str, allow_requantize: bool = False,

@@ -95,3 +95,22 @@ class ScriptedGenerator:
 
 def chunk(text: str, source: str = "doc.pdf", page: int = 1, number: int = 0) -> Chunk:
     return Chunk(f"/docs/{source}", source, page, number, text, "sha-" + source)
+
+
+def write_gguf(path, file_type: int = 7, vocab: int = 300) -> None:
+    """A GGUF holding only metadata (no tensors): a header for `copilot.catalog` to read.
+
+    Its vocabulary (an array of strings) and scores (an array of floats) come
+    before `general.file_type` on purpose: the reader must step over both.
+    """
+    import gguf
+
+    writer = gguf.GGUFWriter(str(path), "llama")
+    writer.add_token_list([f"tok{i}".encode() for i in range(vocab)])
+    writer.add_token_scores([float(i) for i in range(vocab)])
+    writer.add_file_type(file_type)
+    writer.add_chat_template("{{ messages }}")
+    writer.write_header_to_file()
+    writer.write_kv_data_to_file()
+    writer.write_tensors_to_file()
+    writer.close()

@@ -21,7 +21,7 @@ def chunk_packages(tmp_path: Path, monkeypatch):
         (pkg / "data" / f"part{i:02d}.bin").write_bytes(part)
     monkeypatch.syspath_prepend(str(site))
     model = PackagedModel(
-        "fake", "fake.gguf", len(data), hashlib.sha256(data).hexdigest(),
+        "fake", "fake.gguf", len(data), hashlib.sha256(data).hexdigest(), "Q8_0",
         tuple((f"fakemodel_part{i}", f"data/part{i:02d}.bin") for i in (1, 2, 3)),
     )
     return model, data, site

@@ -86,16 +86,26 @@ def test_the_recommendation_is_the_smallest_quant_within_the_kld_and_ram_budgets
     assert recommend([ref, q8, q4, q3], 0.05, 280)[0] is None
 
 
-def test_copilot_quantize_eval_judges_smollm2_on_cuad_text(tiny_model, tmp_path) -> None:
-    """The packaged SmolLM2 (Q4_1, no higher precision shipped) as reference, requantized to Q4_0."""
+def test_copilot_quantize_eval_judges_smollm2_on_cuad_text(tmp_path, monkeypatch) -> None:
+    """The packaged SmolLM2 (Q4_1, no higher precision shipped) as reference, requantized to Q4_0.
+
+    Models go by name: the quant is written to the models folder as NAME.TYPE,
+    `copilot models` lists it, and `eval` and `--model` take that name.
+    """
+    monkeypatch.setenv("COPILOT_MODELS_HOME", str(tmp_path / "models"))
     runner = CliRunner()
     home = ["--home", str(tmp_path / "home")]
-    out = runner.invoke(main, [*home, "quantize", "make", str(tiny_model), "--type", "Q4_0",
-                               "--out-dir", str(tmp_path), "--allow-requantize"])
+    out = runner.invoke(main, [*home, "quantize", "make", "smollm2-135m", "--type", "Q4_0"])
+    assert out.exit_code == 1 and "already quantized (Q4_1)" in out.output
+    out = runner.invoke(main, [*home, "quantize", "make", "smollm2-135m", "--type", "Q4_0",
+                               "--allow-requantize"])
     assert out.exit_code == 0, out.output
-    candidate = next(tmp_path.glob("*.Q4_0.gguf"))
+    assert (tmp_path / "models" / "smollm2-135m.Q4_0.gguf").is_file()
+    listed = runner.invoke(main, [*home, "models", "--json"])
+    assert {"name": "smollm2-135m.Q4_0", "quant": "Q4_0"}.items() <= {
+        r["name"]: r for r in json.loads(listed.output)}["smollm2-135m.Q4_0"].items()
     contract = sorted(CUAD_PDFS.glob("*.[pP][dD][fF]"))[0]
-    out = runner.invoke(main, [*home, "quantize", "eval", str(tiny_model), str(candidate),
+    out = runner.invoke(main, [*home, "quantize", "eval", "smollm2-135m", "smollm2-135m.Q4_0",
                                "--text", str(contract), "--tokens", "512", "--window", "256"])
     assert out.exit_code == 0, out.output
     lines = [line for line in out.output.splitlines() if line.startswith("| ")]

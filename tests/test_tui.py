@@ -9,7 +9,7 @@ from copilot import offline
 from copilot.conversations import Conversations
 from tui.app import CopilotApp
 from tui.chat import ChatScreen
-from tui.dialogs import HelpScreen
+from tui.dialogs import HelpScreen, ModelPicker
 from tui.index_screen import IndexScreen
 from tui.turn import Sources, Turn
 from tui.viewer import Viewer, locate
@@ -367,7 +367,7 @@ async def test_every_action_is_in_the_command_palette(tmp_path) -> None:
         for wanted in ("Ask a question", "Cancel answer", "Open sources", "Copy answer",
                        "Save answer to file", "New conversation", "Conversations",
                        "Rename conversation", "Delete conversation", "Index screen",
-                       "Index a folder", "Cancel indexing", "Light or dark theme", "Help", "Quit"):
+                       "Index a folder", "Cancel indexing", "Choose model", "Light or dark theme", "Help", "Quit"):
             assert wanted in titles
         await ask_and_wait(pilot, "how long are client matter files kept")
         await pilot.press("ctrl+p")
@@ -472,3 +472,58 @@ def test_the_app_progress_posts_sparingly_and_stops_the_run_when_cancelled() -> 
     cancel.set()
     with pytest.raises(IndexCancelled):
         progress.file("one more", 1)
+
+
+@pytest.mark.asyncio
+async def test_f3_lists_the_models_and_switches_to_the_one_chosen(tmp_path) -> None:
+    from fakes import write_gguf
+
+    (tmp_path / "models").mkdir()
+    write_gguf(tmp_path / "models" / "firm-tuned.Q8_0.gguf", file_type=7)
+    app = make_app(tmp_path)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        await pilot.press("f3")
+        await settle(pilot)
+        assert isinstance(app.screen, ModelPicker)
+        options = app.screen.query_one(OptionList)
+        ids = [options.get_option_at_index(i).id for i in range(options.option_count)]
+        assert ids[-1] == "firm-tuned.Q8_0" and "smollm2-135m" in ids
+        assert ids[options.highlighted] == "qwen2.5-coder-0.5b"  # the model in use
+        assert "Q8_0" in str(options.get_option_at_index(len(ids) - 1).prompt)
+        await pilot.press("end", "enter")
+        await settle(pilot)
+        assert isinstance(app.screen, ChatScreen)
+        assert app.engine.config.model == "firm-tuned.Q8_0"
+        assert app.status.model == "firm-tuned.Q8_0" and app.status.loaded
+        assert any("Answering with firm-tuned.Q8_0" in n for n in notes(app))
+        await ask_and_wait(pilot, "how long are client matter files kept")
+        assert "seven (7) years" in turns(app)[-1].answer.text
+
+
+@pytest.mark.asyncio
+async def test_a_model_that_cannot_load_is_said_and_the_old_one_stays(tmp_path) -> None:
+    (tmp_path / "models").mkdir()
+    (tmp_path / "models" / "broken.gguf").write_bytes(b"PK\x03\x04 not a model")
+    app = make_app(tmp_path)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        await pilot.press("f3")
+        await settle(pilot)
+        await pilot.press("end", "enter")
+        await settle(pilot)
+        assert app.engine.config.model == "qwen2.5-coder-0.5b"
+        assert app.status.model == "qwen2.5-coder-0.5b"
+        assert any("broken.gguf is not a GGUF model file" in n for n in notes(app))
+
+
+@pytest.mark.asyncio
+async def test_the_model_is_not_switched_while_an_answer_is_written(tmp_path) -> None:
+    app = make_app(tmp_path, delay=0.2)
+    async with app.run_test() as pilot:
+        await settle(pilot)
+        await ask(pilot, "how long are client matter files kept")
+        await pilot.press("f3")
+        assert not isinstance(app.screen, ModelPicker)
+        assert any("Esc cancels it, then choose a model" in n for n in notes(app))
+        await pilot.press("escape")

@@ -71,6 +71,12 @@ class FakeEngine:
             raise ModelMissing("model file not found: /x.gguf; run `copilot doctor`")
         return self.answerer.generator
 
+    def use_model(self, setting):
+        from copilot.models import resolve_llm
+
+        resolve_llm(setting, self.config.models_dir)  # the real lookup: names, files, errors
+        self.config = replace(self.config, model=setting)
+
     def ask(self, question, on_token=None, cancel=None, history=()):
         self.history = list(history)
         answer = self.answerer.ask(question, on_token, cancel, history)

@@ -24,9 +24,9 @@ from copilot import offline
 from copilot.errors import CopilotError, IndexCancelled
 from copilot.types import Answer
 from tui.chat import ChatScreen
-from tui.dialogs import HelpScreen, Prompt
+from tui.dialogs import HelpScreen, ModelPicker, Prompt
 from tui.index_screen import AppProgress, IndexScreen
-from tui.messages import EngineReady, Failed, IndexFinished, IndexProgress, IndexTotals
+from tui.messages import EngineReady, Failed, IndexFinished, IndexProgress, IndexTotals, ModelFailed
 from tui.status import Status
 from tui.viewer import Viewer
 
@@ -52,6 +52,7 @@ class CopilotApp(App[None]):
     BINDINGS = [
         Binding("f1", "help", "Help"),
         Binding("f2", "index", "Index"),
+        Binding("f3", "pick_model", "Model", show=False),
         Binding("ctrl+t", "toggle_theme", "Light/dark", show=False),
         Binding("ctrl+q", "quit", "Quit"),
     ]
@@ -70,9 +71,11 @@ class CopilotApp(App[None]):
     def get_default_screen(self) -> Screen:
         return self.chat
 
+    def _model_name(self) -> str:
+        return Path(str(self.engine.config.model)).name.removesuffix(".gguf")
+
     def on_mount(self) -> None:
-        model = Path(str(self.engine.config.model)).name.removesuffix(".gguf")
-        self.status = Status(model=model, guard=offline.active())
+        self.status = Status(model=self._model_name(), guard=offline.active())
         self.warm_up()
         self.read_totals()
         self.set_interval(1.0, self.watch_guard)
@@ -110,8 +113,33 @@ class CopilotApp(App[None]):
             return
         self.post_message(IndexTotals(totals))
 
+    @work(thread=True, exclusive=True, group="load")
+    def load_model(self, name: str) -> None:
+        """Switch the engine to model `name`; the chat waits for it (`loaded`)."""
+        self.loaded.wait()
+        self.loaded.clear()
+        try:
+            self.engine.use_model(name)
+            generator = self.engine.generator
+            self.post_message(EngineReady(name, getattr(generator, "quant", ""), generator.context_window,
+                                          switched=True))
+        except CopilotError as exc:
+            self.post_message(ModelFailed(name, f"{exc}"))
+        except Exception as exc:  # a file llama.cpp cannot load must not leave a traceback
+            self.post_message(ModelFailed(name, f"cannot load {name}: {type(exc).__name__}: {exc}"))
+        finally:
+            self.loaded.set()
+
+    def on_model_failed(self, message: ModelFailed) -> None:
+        # The previous setting stays; its model loads again with the next question.
+        self.status = replace(self.status, model=self._model_name(), loaded=False)
+        self.notify(message.error, title=f"Model {message.model}", severity="error", timeout=12)
+
     def on_engine_ready(self, message: EngineReady) -> None:
-        self.status = replace(self.status, loaded=True, quant=message.quant, context=message.context)
+        self.status = replace(self.status, model=message.model, loaded=True, quant=message.quant,
+                              context=message.context, used=0, tokens_per_s=None)
+        if message.switched:
+            self.notify(f"Answering with {message.model} ({message.quant}) from now on.", title="Model")
 
     def on_index_totals(self, message: IndexTotals) -> None:
         t = message.totals
@@ -201,6 +229,21 @@ class CopilotApp(App[None]):
         if not isinstance(self.screen, IndexScreen):
             self.push_screen(IndexScreen())
 
+    def action_pick_model(self) -> None:
+        """Choose another model to answer with (the list `copilot models` prints)."""
+        if self.chat.busy is not None:
+            self.notify("An answer is being written: Esc cancels it, then choose a model.",
+                        severity="warning")
+        elif not isinstance(self.screen, ModelPicker):
+            config = self.engine.config
+            self.push_screen(ModelPicker(config.models_dir, str(config.model)), self.switch_model)
+
+    def switch_model(self, name: str | None) -> None:
+        """Load model `name` in the background (None: the picker was cancelled)."""
+        if name and name != str(self.engine.config.model):
+            self.status = replace(self.status, model=name, quant="", loaded=False)
+            self.load_model(name)
+
     def action_help(self) -> None:
         """Show every key binding."""
         if not isinstance(self.screen, HelpScreen):
@@ -227,6 +270,7 @@ class CopilotApp(App[None]):
                             lambda: self.push_screen(Prompt("Folder to index", str(Path.cwd())),
                                                      lambda f: f and self.index_folder(f)))
         yield SystemCommand("Cancel indexing", "Stop the indexing run (Ctrl+G)", self.action_cancel_index)
+        yield SystemCommand("Choose model", "Answer with another model (F3)", self.action_pick_model)
         yield SystemCommand("Light or dark theme", "Switch theme (Ctrl+T)", self.action_toggle_theme)
         yield SystemCommand("Help", "Every key binding (F1)", self.action_help)
         yield from super().get_system_commands(screen)

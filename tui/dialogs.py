@@ -1,13 +1,15 @@
-"""Small modal screens: the help screen, a one-line prompt, and a yes/no question."""
+"""Small modal screens: the help screen, a one-line prompt, a yes/no question, the model picker."""
 
 from __future__ import annotations
 
 from rich.text import Text
+from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical, VerticalScroll
 from textual.screen import ModalScreen
-from textual.widgets import Input, Label, Static
+from textual.widgets import Input, Label, OptionList, Static
+from textual.widgets.option_list import Option
 
 DIALOG_CSS = """
 {name} {{ align: center middle; }}
@@ -90,3 +92,52 @@ class Confirm(ModalScreen[bool]):
             box.border_title = "Confirm"
             yield Label(self.question)
             yield Label("[b]y[/b] yes · [b]n[/b] no")
+
+
+class ModelPicker(ModalScreen[str | None]):
+    """Choose the model to answer with: every model `copilot models` lists."""
+
+    DEFAULT_CSS = DIALOG_CSS.format(name="ModelPicker") + """
+    ModelPicker OptionList { height: auto; max-height: 16; border: none; }
+    """
+    BINDINGS = [Binding("escape", "dismiss(None)", "Cancel")]
+
+    def __init__(self, models_dir, current: str) -> None:
+        super().__init__()
+        self.models_dir, self.current = models_dir, current
+
+    def compose(self) -> ComposeResult:
+        with Vertical() as box:
+            box.border_title = "Answer with  (Enter chooses · Esc cancels)"
+            yield OptionList(Option("reading the models folder…", disabled=True))
+
+    def on_mount(self) -> None:
+        self.list_models()
+
+    @work(thread=True)
+    def list_models(self) -> None:
+        """Read the models' headers away from the screen (no hashing: that is `copilot models`)."""
+        from copilot.catalog import catalog
+
+        try:
+            rows = catalog(self.models_dir, hashes=False)
+        except Exception as exc:  # an unreadable folder is said, not shown as a traceback
+            self.app.call_from_thread(self.notify, f"cannot list the models: {exc}", severity="error")
+            return
+        self.app.call_from_thread(self.show, rows)
+
+    def show(self, rows) -> None:
+        options = self.query_one(OptionList)
+        options.clear_options()
+        for m in rows:
+            line = Text.assemble(("● " if m.name == self.current else "  ", "bold green"),
+                                 (f"{m.name:<28}", "bold"), f"{m.quant:<8}{m.size / 2**20:>8,.0f} MiB  ",
+                                 (m.note, "dim"))
+            options.add_option(Option(line, id=m.name, disabled=bool(m.note.startswith("not installed"))))
+        names = [m.name for m in rows]
+        options.highlighted = names.index(self.current) if self.current in names else 0
+        options.focus()
+
+    def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
+        event.stop()
+        self.dismiss(event.option.id)

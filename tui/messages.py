@@ -15,9 +15,10 @@ from index.report import Summary
 class EngineReady(Message):
     """The models are loaded; answers start without a load delay."""
 
-    def __init__(self, model: str, quant: str, context: int) -> None:
+    def __init__(self, model: str, quant: str, context: int, switched: bool = False) -> None:
         super().__init__()
         self.model, self.quant, self.context = model, quant, context
+        self.switched = switched  # the user chose this model in the app
 
 
 class Token(Message):
@@ -34,6 +35,14 @@ class Answered(Message):
     def __init__(self, turn: int, answer: Answer) -> None:
         super().__init__()
         self.turn, self.answer = turn, answer
+
+
+class ModelFailed(Message):
+    """The model chosen in the app could not be loaded; the configured one stays."""
+
+    def __init__(self, model: str, error: str) -> None:
+        super().__init__()
+        self.model, self.error = model, error
 
 
 class Failed(Message):
