@@ -43,7 +43,29 @@ def _stem(setting: str, path: Path) -> str:
 
     stem = setting if setting in PACKAGED else path.name.removesuffix(".gguf")
     head, _, tail = stem.rpartition(".")
-    return head if head and tail.upper() in {*TYPES, *FULL} else stem
+    return head if head and tail.upper().removesuffix("-IMATRIX") in {*TYPES, *FULL} else stem
+
+
+def _importance(ctx: click.Context, path: Path, stem: str, out_dir: Path, text: Path | None,
+                tokens: int) -> dict:
+    """Collect the importance matrix from the firm's text through the source model, and keep it."""
+    from quantize.evaluate import index_text, tokens_of
+    from quantize.imatrix import collect, save
+    from quantize.report import text_of
+
+    source = text_of(text) if text else index_text(ctx.obj.index_dir / "manifest.sqlite", tokens * 6)
+    ids = tokens_of(path, source, tokens)
+
+    def tick(done: int, total: int) -> None:
+        if sys.stderr.isatty():
+            click.echo(f"\rimportance matrix: window {done} of {total}", err=True, nl=done >= total)
+
+    found = collect(path, ids, progress=tick)
+    kept = out_dir / f"{stem}.imatrix.npz"
+    save(found, kept)
+    click.echo(f"importance matrix: {len(found.sums)} weight matrices, {found.tokens} tokens of "
+               f"{'your index' if text is None else text.name} in {found.seconds:.1f} s -> {kept}")
+    return found.means()
 
 
 @click.group("quantize")
@@ -73,24 +95,39 @@ def convert_cmd(ctx: click.Context, folder: Path, out: Path | None, out_type: st
 @click.option("--out-dir", type=click.Path(path_type=Path, file_okay=False),
               help="Where to write (default: the models folder).")
 @click.option("--allow-requantize", is_flag=True, help="Quantize a file that is already quantized.")
+@click.option("--imatrix", "use_imatrix", is_flag=True,
+              help="Weigh rounding errors by an importance matrix collected from your documents.")
+@click.option("--imatrix-file", type=click.Path(path_type=Path, exists=True, dir_okay=False),
+              help="Reuse an importance matrix saved by an earlier --imatrix run (.npz).")
+@click.option("--text", type=click.Path(path_type=Path, exists=True),
+              help="Collect the importance matrix from this file or folder instead of the index.")
+@click.option("--imatrix-tokens", default=4096, show_default=True, help="Tokens of text to collect it from.")
 @click.pass_context
-def make_cmd(ctx: click.Context, source: str, qtypes: str, out_dir: Path | None, allow_requantize: bool) -> None:
+def make_cmd(ctx: click.Context, source: str, qtypes: str, out_dir: Path | None, allow_requantize: bool,
+             use_imatrix: bool, imatrix_file: Path | None, text: Path | None, imatrix_tokens: int) -> None:
     """Quantize SOURCE (an F32/F16/BF16 GGUF, by name or path) with llama.cpp's quantizer.
 
     Each quant is written as NAME.TYPE.gguf in the models folder, where
-    `copilot models` lists it and `copilot --model NAME.TYPE` uses it.
+    `copilot models` lists it and `copilot --model NAME.TYPE` uses it
+    (NAME.TYPE-imatrix with an importance matrix).
     """
     from quantize.quantizer import quantize
+
+    from quantize.imatrix import load
 
     path = _model(ctx, source)
     out_dir = out_dir or ctx.obj.models_dir
     stem = _stem(source, path)
+    imatrix = (load(imatrix_file) if imatrix_file else
+               _importance(ctx, path, stem, out_dir, text, imatrix_tokens) if use_imatrix else None)
+    suffix = "-imatrix" if imatrix else ""
     for qtype in [t.strip().upper() for t in qtypes.split(",") if t.strip()]:
         def tick(seconds: float, written: int, qtype=qtype) -> None:
             if sys.stderr.isatty():
                 click.echo(f"\r{qtype}: {written / 2**20:.0f} MiB written, {seconds:.0f} s", err=True, nl=False)
 
-        done = quantize(path, out_dir / f"{stem}.{qtype}.gguf", qtype, allow_requantize, tick=tick)
+        done = quantize(path, out_dir / f"{stem}.{qtype}{suffix}.gguf", qtype, allow_requantize,
+                        tick=tick, imatrix=imatrix)
         click.echo(f"\r{done.path}: {done.type} from {done.source_type}, "
                    f"{done.bytes / 2**20:.1f} MiB in {done.seconds:.1f} s")
 
@@ -118,7 +155,8 @@ def eval_cmd(ctx: click.Context, reference: str, candidates: tuple[str, ...], te
     source = text_of(text) if text else index_text(ctx.obj.index_dir / "manifest.sqlite", tokens * 6)
     ref = _model(ctx, reference)
     ids = tokens_of(ref, source, tokens)
-    results = evaluate(ref, [_model(ctx, c) for c in candidates], ids, window, _say)
+    results = evaluate(ref, [_model(ctx, c) for c in candidates], ids, window, _say,
+                       ctx.obj.context_window)
     click.echo(table(results))
     best, why = recommend(results, max_kld, budget)
     click.echo(f"\nrecommended: {why}" if best else f"\nno recommendation: {why}")

@@ -78,8 +78,12 @@ def tokens_of(model: Path, text: str, n: int) -> list[int]:
 
 
 def evaluate(reference: Path, candidates: list[Path], tokens: list[int], window: int = 512,
-             progress=None) -> list[Measured]:
-    """Measure the reference, then each candidate against it (reference first in the list)."""
+             progress=None, context: int = 4096) -> list[Measured]:
+    """Measure the reference, then each candidate against it (reference first in the list).
+
+    Speed and peak RSS are taken as the app would run the model: its threads,
+    a `context`-token window, one prompt of `window` tokens, then generation.
+    """
     with tempfile.TemporaryDirectory(prefix="copilot-quant-eval-") as tmp:
         work = Path(tmp)
         (work / "tokens.json").write_text(json.dumps(tokens))
@@ -87,7 +91,7 @@ def evaluate(reference: Path, candidates: list[Path], tokens: list[int], window:
         for i, model in enumerate([reference, *candidates]):
             if progress:
                 progress(f"measuring {model.name} ({i + 1} of {len(candidates) + 1})")
-            results.append(_child(model, work, window, reference=i == 0))
+            results.append(_child(model, work, window, i == 0, context))
         return results
 
 
@@ -103,10 +107,10 @@ def recommend(results: list[Measured], max_kld: float, max_ram: int | None) -> t
                      if max_ram else ""))
 
 
-def _child(model: Path, work: Path, window: int, reference: bool) -> Measured:
+def _child(model: Path, work: Path, window: int, reference: bool, context: int) -> Measured:
     """Run `_measure` in a fresh process; its peak RSS is this model's alone."""
     args = [sys.executable, "-m", "quantize.evaluate", str(model), str(work), str(window),
-            "ref" if reference else "cand"]
+            "ref" if reference else "cand", str(context)]
     proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                             cwd=Path(__file__).resolve().parent.parent)
     out, err = proc.communicate()
@@ -117,31 +121,65 @@ def _child(model: Path, work: Path, window: int, reference: bool) -> Measured:
     return Measured(**data)
 
 
-def _measure(model: Path, work: Path, window: int, reference: bool) -> dict:
-    """This process's figures for `model` (run by `_child`)."""
+def _measure(model: Path, work: Path, window: int, reference: bool, context: int) -> dict:
+    """This process's figures for `model` (run by `_child`): speed and memory first, as the
+    app would use it, then quality (whose all-token logits would inflate both)."""
     import resource
-    import time
-
-    import numpy as np
-    from llama_cpp import Llama
 
     from quantize.quantizer import file_type
 
     tokens = json.loads((work / "tokens.json").read_text())
-    llm = Llama(model_path=str(model), n_ctx=window, logits_all=True, verbose=False)
+    prompt_tps, gen_tps = _speed(model, tokens[:window], context)
+    peak_rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+    return {"path": str(model), "type": file_type(model), "bytes": model.stat().st_size,
+            **_quality(model, work, tokens, window, reference),
+            "prompt_tps": prompt_tps, "gen_tps": gen_tps, "peak_rss": peak_rss}
+
+
+def _speed(model: Path, prompt: list[int], context: int) -> tuple[float, float]:
+    """Prompt and generation tokens/s with the app's settings (its threads and context window)."""
+    import time
+
+    from llama_cpp import Llama
+
+    from copilot.llm import default_threads
+
+    llm = Llama(model_path=str(model), n_ctx=context, n_threads=default_threads(), verbose=False)
+    began = time.perf_counter()
+    llm.eval(prompt)
+    prompt_tps = len(prompt) / (time.perf_counter() - began)
+    made, began = 0, time.perf_counter()
+    for _token in llm.generate(prompt, temp=0.0):  # the prompt is cached: generation starts at once
+        made += 1
+        if made == 1:
+            began = time.perf_counter()
+        if made > GEN_TOKENS:
+            break
+    gen_s = time.perf_counter() - began
+    llm.close()
+    return prompt_tps, (made - 1) / gen_s if made > 1 and gen_s > 0 else 0.0
+
+
+def _quality(model: Path, work: Path, tokens: list[int], window: int, reference: bool) -> dict:
+    """Perplexity, and KLD and same-top against the reference's log-probabilities on disk."""
+    import numpy as np
+    from llama_cpp import Llama
+
+    from copilot.llm import default_threads
+
+    llm = Llama(model_path=str(model), n_ctx=window, logits_all=True, n_threads=default_threads(),
+                verbose=False)
     n_rows = sum(len(tokens[i:i + window]) - 1 for i in range(0, len(tokens), window))
     vocab = llm.n_vocab()
     ref = np.lib.format.open_memmap(work / "reference.npy", mode="w+" if reference else "r",
                                     dtype=np.float16, shape=(n_rows, vocab))
-    nll, kld, same, row, prompt_s = [], [], 0, 0, 0.0
+    nll, kld, same, row = [], [], 0, 0
     for start in range(0, len(tokens), window):
         chunk = tokens[start:start + window]
         if len(chunk) < 2:
             continue
         llm.reset()
-        began = time.perf_counter()
         llm.eval(chunk)
-        prompt_s += time.perf_counter() - began
         logits = np.asarray(llm.scores[: len(chunk) - 1], dtype=np.float32)
         logp = logits - logits.max(axis=1, keepdims=True)
         logp -= np.log(np.exp(logp).sum(axis=1, keepdims=True))
@@ -155,31 +193,16 @@ def _measure(model: Path, work: Path, window: int, reference: bool) -> dict:
             same += int((base.argmax(axis=1) == logp.argmax(axis=1)).sum())
         row += len(chunk) - 1
     ref.flush()
-    llm.reset()
-    began = time.perf_counter()
-    made = 0
-    for _token in llm.generate(tokens[:16], temp=0.0):
-        made += 1
-        if made == 1:
-            began = time.perf_counter()  # from the first token: prompt reading is timed above
-        if made > GEN_TOKENS:
-            break
-    gen_s = time.perf_counter() - began
+    llm.close()
     kld_arr = np.asarray(kld or [0.0])
-    return {
-        "path": str(model), "type": file_type(model), "bytes": model.stat().st_size,
-        "ppl": float(np.exp(np.mean(nll))), "kld": float(kld_arr.mean()),
-        "kld_p99": float(np.percentile(kld_arr, 99)),
-        "same_top": 1.0 if reference else same / max(row, 1),
-        "prompt_tps": sum(len(tokens[i:i + window]) for i in range(0, len(tokens), window)) / prompt_s,
-        "gen_tps": (made - 1) / gen_s if made > 1 and gen_s > 0 else 0.0,
-        "peak_rss": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024,
-    }
+    return {"ppl": float(np.exp(np.mean(nll))), "kld": float(kld_arr.mean()),
+            "kld_p99": float(np.percentile(kld_arr, 99)),
+            "same_top": 1.0 if reference else same / max(row, 1)}
 
 
 if __name__ == "__main__":  # the measuring process (see `_child`)
     from copilot import offline
 
     offline.install()
-    path, folder, size, role = sys.argv[1:5]
-    print(json.dumps(_measure(Path(path), Path(folder), int(size), role == "ref")))
+    path, folder, size, role, context = sys.argv[1:6]
+    print(json.dumps(_measure(Path(path), Path(folder), int(size), role == "ref", int(context))))

@@ -46,7 +46,8 @@ def file_type(path: Path) -> str:
 
 
 def quantize(source: Path, out: Path, qtype: str, allow_requantize: bool = False,
-             threads: int = 0, tick: Callable[[float, int], None] | None = None) -> Quantized:
+             threads: int = 0, tick: Callable[[float, int], None] | None = None,
+             imatrix: dict | None = None) -> Quantized:
     """Write `source` quantized to `qtype` at `out`.
 
     llama.cpp reports no progress of its own: `tick(seconds, bytes_written)`
@@ -57,8 +58,9 @@ def quantize(source: Path, out: Path, qtype: str, allow_requantize: bool = False
     qtype = qtype.upper()
     if qtype not in TYPES:
         raise QuantizeError(f"quant type {qtype}: choose one of {', '.join(TYPES)}")
-    if qtype == "IQ4_XS":
-        raise QuantizeError("IQ4_XS needs an importance matrix, which this build does not compute yet")
+    if qtype == "IQ4_XS" and not imatrix:
+        raise QuantizeError("IQ4_XS needs an importance matrix: add --imatrix (collected from your "
+                            "documents) or --imatrix-file")
     have = file_type(source)
     if have not in FULL and not allow_requantize:
         raise QuantizeError(
@@ -69,6 +71,11 @@ def quantize(source: Path, out: Path, qtype: str, allow_requantize: bool = False
     params.ftype = getattr(llama_cpp, f"LLAMA_FTYPE_MOSTLY_{qtype}")
     params.allow_requantize = allow_requantize
     params.nthread = threads or (os.cpu_count() or 1)
+    keep = None
+    if imatrix:
+        from quantize.imatrix import as_params
+
+        params.imatrix, keep = as_params(imatrix)
     out.parent.mkdir(parents=True, exist_ok=True)
     partial = out.with_name(out.name + ".part")  # a crash leaves no half file under the real name
     started = time.perf_counter()
@@ -81,6 +88,7 @@ def quantize(source: Path, out: Path, qtype: str, allow_requantize: bool = False
     finally:
         done.set()
         watcher.join()
+        del keep  # the matrix's memory, held until llama.cpp is done with it
     if code != 0:
         partial.unlink(missing_ok=True)
         raise QuantizeError(f"llama.cpp could not quantize {source.name} to {qtype} (code {code})")

@@ -112,3 +112,28 @@ def test_copilot_quantize_eval_judges_smollm2_on_cuad_text(tmp_path, monkeypatch
     assert len(lines) == 3 and "KLD mean" in lines[0]
     assert "SmolLM2-135M-Instruct.Q4_1.gguf" in lines[1] and "Q4_0" in lines[2]
     assert "recommended:" in out.output or "no recommendation:" in out.output
+
+
+def test_an_importance_matrix_from_the_documents_covers_every_layer_and_lowers_kld(tiny_model, tmp_path) -> None:
+    """SmolLM2 requantized to Q4_0 with and without a matrix from one contract, judged on another."""
+    from quantize.imatrix import collect, load, save
+    from quantize.report import text_of
+
+    pdfs = sorted(CUAD_PDFS.glob("*.[pP][dD][fF]"))
+    found = collect(tiny_model, tokens_of(tiny_model, text_of(pdfs[1]), 1024), window=256)
+    assert found.tokens == 1024 and len(found.sums) == 30 * 7  # 30 layers: q k v o gate up down
+    means = found.means()
+    assert all(v.shape == (576,) or v.shape == (1536,) for v in means.values())  # input widths
+    assert all(np.isfinite(v).all() and (v > 0).all() for v in means.values())
+    save(found, tmp_path / "m.npz")
+    assert {k: v.tolist() for k, v in load(tmp_path / "m.npz").items()} == {k: v.tolist() for k, v in means.items()}
+
+    with pytest.raises(QuantizeError, match="IQ4_XS needs an importance matrix"):
+        quantize(tiny_model, tmp_path / "x.gguf", "IQ4_XS", allow_requantize=True)
+    plain = quantize(tiny_model, tmp_path / "plain.gguf", "Q4_0", allow_requantize=True)
+    weighted = quantize(tiny_model, tmp_path / "weighted.gguf", "Q4_0", allow_requantize=True, imatrix=means)
+    iq4 = quantize(tiny_model, tmp_path / "iq4.gguf", "IQ4_XS", allow_requantize=True, imatrix=means)
+    assert file_type(iq4.path) == "IQ4_XS"
+    held_out = tokens_of(tiny_model, text_of(pdfs[2]), 1024)
+    ref, p, w = evaluate(tiny_model, [plain.path, weighted.path], held_out, 256)
+    assert w.kld < p.kld, (w.kld, p.kld)
