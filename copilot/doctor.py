@@ -8,7 +8,7 @@ from pathlib import Path
 from copilot import offline
 from copilot.config import Config
 from copilot.errors import CopilotError
-from copilot.models import PACKAGED, resolve_embedder, verify_llm
+from copilot.models import PACKAGED, local_models, resolve_embedder, verify_llm
 
 
 def _size(folder: Path) -> int:
@@ -40,7 +40,8 @@ def report(config: Config, echo: Callable[[str], None]) -> bool:
         line(True, "embedding model", detail + (f", {state})" if config.embed_backend != "torch" else ")"))
     except CopilotError as exc:
         line(False, "embedding model", str(exc))
-    echo(f"     {'packaged models':<18} {', '.join(PACKAGED)}")
+    local = list(local_models(config.models_dir))
+    echo(f"     {'models available':<18} {', '.join([*PACKAGED, *local])} (details: copilot models)")
 
     manifest = config.index_dir / "manifest.sqlite"
     if manifest.is_file():

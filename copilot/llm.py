@@ -20,6 +20,15 @@ def default_threads() -> int:
     return cores if cores <= 4 else cores // 2
 
 
+def quiet_llama() -> None:
+    """Keep llama.cpp's log to errors: its load and quantize chatter is not for a lawyer's terminal."""
+    try:
+        from llama_cpp._logger import set_verbose
+    except ImportError:  # pragma: no cover - a llama-cpp-python without the helper
+        return
+    set_verbose(False)
+
+
 def _metadata(path: Path) -> dict[str, str]:
     """A GGUF file's metadata, read without loading its weights or sizing a context."""
     from llama_cpp import Llama

@@ -70,6 +70,9 @@ def tokens_of(model: Path, text: str, n: int) -> list[int]:
     """`text` in `model`'s vocabulary, at most `n` tokens (vocab only: no weights loaded)."""
     from llama_cpp import Llama
 
+    from copilot.llm import quiet_llama
+
+    quiet_llama()
     vocab = Llama(model_path=str(model), vocab_only=True, verbose=False)
     tokens = vocab.tokenize(text.encode("utf-8"), add_bos=True, special=False)
     if len(tokens) < 64:
@@ -124,16 +127,31 @@ def _child(model: Path, work: Path, window: int, reference: bool, context: int) 
 def _measure(model: Path, work: Path, window: int, reference: bool, context: int) -> dict:
     """This process's figures for `model` (run by `_child`): speed and memory first, as the
     app would use it, then quality (whose all-token logits would inflate both)."""
-    import resource
-
     from quantize.quantizer import file_type
 
     tokens = json.loads((work / "tokens.json").read_text())
     prompt_tps, gen_tps = _speed(model, tokens[:window], context)
-    peak_rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+    peak_rss = _peak_rss()
     return {"path": str(model), "type": file_type(model), "bytes": model.stat().st_size,
             **_quality(model, work, tokens, window, reference),
             "prompt_tps": prompt_tps, "gen_tps": gen_tps, "peak_rss": peak_rss}
+
+
+def _peak_rss() -> int:
+    """This process's peak resident memory, in bytes.
+
+    VmHWM, where Linux has it: getrusage's ru_maxrss survives exec, so a child
+    started by a big parent would report the parent's peak.
+    """
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    import resource
+
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
 
 
 def _speed(model: Path, prompt: list[int], context: int) -> tuple[float, float]:

@@ -89,6 +89,9 @@ def collect(model: Path, tokens: list[int], window: int = 512, threads: int = 0,
     import llama_cpp
     import numpy as np
 
+    from copilot.llm import quiet_llama
+
+    quiet_llama()
     lib = _ggml()
     mul_mat = _op(lib, b"MUL_MAT")
     found = Imatrix()

@@ -55,6 +55,9 @@ def quantize(source: Path, out: Path, qtype: str, allow_requantize: bool = False
     """
     import llama_cpp
 
+    from copilot.llm import quiet_llama
+
+    quiet_llama()
     qtype = qtype.upper()
     if qtype not in TYPES:
         raise QuantizeError(f"quant type {qtype}: choose one of {', '.join(TYPES)}")

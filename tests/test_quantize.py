@@ -113,6 +113,18 @@ def test_copilot_quantize_eval_judges_smollm2_on_cuad_text(tmp_path, monkeypatch
     assert "SmolLM2-135M-Instruct.Q4_1.gguf" in lines[1] and "Q4_0" in lines[2]
     assert "recommended:" in out.output or "no recommendation:" in out.output
 
+    out = runner.invoke(main, [*home, "quantize", "make", "smollm2-135m", "--type", "Q4_0",
+                               "--allow-requantize", "--imatrix", "--text", str(contract),
+                               "--imatrix-tokens", "512"])
+    assert out.exit_code == 0, out.output
+    assert "importance matrix: 210 weight matrices, 512 tokens of" in out.output
+    saved = tmp_path / "models" / "smollm2-135m.imatrix.npz"
+    assert saved.is_file() and (tmp_path / "models" / "smollm2-135m.Q4_0-imatrix.gguf").is_file()
+    out = runner.invoke(main, [*home, "quantize", "make", "smollm2-135m.Q4_0-imatrix", "--type", "IQ4_XS",
+                               "--allow-requantize", "--imatrix-file", str(saved)])
+    assert out.exit_code == 0, out.output
+    assert (tmp_path / "models" / "smollm2-135m.IQ4_XS-imatrix.gguf").is_file()  # named after its stem
+
 
 def test_an_importance_matrix_from_the_documents_covers_every_layer_and_lowers_kld(tiny_model, tmp_path) -> None:
     """SmolLM2 requantized to Q4_0 with and without a matrix from one contract, judged on another."""

@@ -32,10 +32,12 @@ def tokenizer(folder: Path, vocab_size: int = 400) -> int:
     return tok.get_vocab_size()
 
 
-def model(folder: Path, arch: str, seed: int = 0) -> Path:
+def model(folder: Path, arch: str, seed: int = 0, dtype: str = "float32", **shape) -> Path:
     """A 2-layer `arch` ("llama" or "qwen2") model with random weights, saved as safetensors.
 
     256 wide: llama.cpp's K-quants work in blocks of 256, narrower rows fall back to others.
+    `shape` overrides the config (the benchmark builds one as deep and wide as a real model),
+    `dtype` the weights' type on disk ("bfloat16", as models are published).
     """
     import torch
     import transformers
@@ -44,6 +46,7 @@ def model(folder: Path, arch: str, seed: int = 0) -> Path:
     common = dict(vocab_size=vocab, hidden_size=256, intermediate_size=512, num_hidden_layers=2,
                   num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=256,
                   rms_norm_eps=1e-5, tie_word_embeddings=False, rope_theta=10000.0)
+    common.update(shape)
     torch.manual_seed(seed)
     if arch == "llama":
         net = transformers.LlamaForCausalLM(transformers.LlamaConfig(**common))
@@ -53,7 +56,7 @@ def model(folder: Path, arch: str, seed: int = 0) -> Path:
         for p in net.parameters():
             if p.ndim == 2:
                 p.normal_(0.0, 0.08)
-    net.save_pretrained(folder, safe_serialization=True)
+    net.to(getattr(torch, dtype)).save_pretrained(folder, safe_serialization=True)
     return folder
 
 
