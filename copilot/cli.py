@@ -200,6 +200,38 @@ def models(ctx: click.Context, as_json: bool) -> None:
     show_models(catalog(ctx.obj.models_dir, progress=progress), ctx.obj.model, as_json, click.echo)
 
 
+@main.command()
+@click.option("--out", "out_dir", type=click.Path(path_type=Path, file_okay=False), default=Path("dist"),
+              show_default=True, help="Folder to write the archive into.")
+@click.option("--model", "extra", multiple=True,
+              help="Another model to carry (a name from `copilot models`, or a GGUF path); repeatable.")
+@click.option("--no-models", is_flag=True, help="Carry no language model (for a shared model folder).")
+@click.option("--llama-wheel", type=click.Path(path_type=Path, exists=True, dir_okay=False),
+              help="The llama-cpp-python wheel to carry (default: the one installed here).")
+@click.pass_context
+def bundle(ctx: click.Context, out_dir: Path, extra: tuple[str, ...], no_models: bool,
+           llama_wheel: Path | None) -> None:
+    """Build the offline installer: one archive with every wheel, the models and install.sh.
+
+    Run it on a connected build machine like the target (same Python, CPU
+    architecture): pip fetches the dependency wheels it has not cached.
+    """
+    from copilot.bundle import build, size_report
+    from copilot.config import Config
+    from copilot.models import resolve_llm
+
+    def model_progress(done: int, total: int) -> None:
+        if sys.stderr.isatty():
+            click.echo(f"\rpreparing model: {done * 100 // total}%", err=True, nl=done >= total)
+
+    models = [] if no_models else [resolve_llm(Config.model, ctx.obj.models_dir, model_progress)]
+    models += [resolve_llm(m, ctx.obj.models_dir) for m in extra]
+    built = build(out_dir, list(dict.fromkeys(models)), llama_wheel, lambda s: click.echo(s, err=True))
+    for line in size_report(built):
+        click.echo(line)
+    click.echo(f"checksum: {built.path}.sha256 (publish it apart from the archive)")
+
+
 @main.command("config")
 @click.pass_context
 def show_config(ctx: click.Context) -> None:

@@ -36,6 +36,8 @@ if ! compgen -G "$wheels/llama_cpp_python-*.whl" >/dev/null; then
     "llama-cpp-python==$LLAMA_VERSION" -w "$wheels.tmp"
   mv "$wheels.tmp" "$wheels"
 fi
+# `copilot bundle` reads how the wheel was built (the CPU features it needs) from here.
+[[ -f $wheels/CMAKE_ARGS ]] || echo "$LLAMA_CMAKE_ARGS" > "$wheels/CMAKE_ARGS"
 pip install --no-deps --force-reinstall "$wheels"/llama_cpp_python-*.whl
 
 if [[ ${1:-} == --test ]]; then

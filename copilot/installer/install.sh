@@ -1,0 +1,86 @@
+#!/usr/bin/env bash
+# Install (or upgrade in place) the offline copilot from this folder, with no network.
+#   ./install.sh [PREFIX]        default PREFIX: ~/.local/copilot
+#   PYTHON=/path/to/python3.11 ./install.sh   to choose the interpreter
+# Nothing is changed before every file has passed its SHA256SUMS check and this
+# machine's Python, architecture and CPU are ones the bundle was built for.
+# The user's index and conversations live in $COPILOT_HOME (not under PREFIX):
+# re-running this keeps them.
+set -euo pipefail
+HERE=$(cd "$(dirname "$0")" && pwd)
+PREFIX=${1:-$HOME/.local/copilot}
+say() { printf '%s\n' "$*"; }
+fail() { printf 'install.sh: %s\n' "$*" >&2; exit 1; }
+
+say "checking every file of the bundle against SHA256SUMS"
+cd "$HERE"
+[[ -f SHA256SUMS ]] || fail "SHA256SUMS is missing: the bundle is incomplete"
+bad=$(sha256sum -c SHA256SUMS 2>/dev/null | grep -v ': OK$' || true)
+if [[ -n $bad ]]; then
+  fail "refusing to install: these files do not match SHA256SUMS (damaged or altered):
+$(printf '%s\n' "$bad" | sed 's/^/  /')"
+fi
+listed=$(sed 's/^[0-9a-f]*  //' SHA256SUMS | sort)
+present=$(find . -type f ! -name SHA256SUMS | sed 's|^\./||' | sort)
+extra=$(comm -13 <(printf '%s\n' "$listed") <(printf '%s\n' "$present"))
+[[ -z $extra ]] || fail "refusing to install: files not in SHA256SUMS were added: $extra"
+
+# shellcheck source=/dev/null
+. "$HERE/BUILD-INFO"  # read only once it has passed its check
+
+PY=${PYTHON:-python$PYTHON_SERIES}
+command -v "$PY" >/dev/null || PY=python3
+have=$("$PY" -c 'import sys; print(f"{sys.version_info[0]}.{sys.version_info[1]}")' 2>/dev/null || echo none)
+[[ $have == "$PYTHON_SERIES" ]] || fail "this bundle needs Python $PYTHON_SERIES (its wheels are built for it); found $have. Set PYTHON=/path/to/python$PYTHON_SERIES"
+full=$("$PY" -c 'import sys; print("%d.%d.%d" % sys.version_info[:3])')
+"$PY" -c "import sys; sys.exit(sys.version_info[:3] < tuple(map(int, '$PYTHON_MIN'.split('.'))))" ||
+  fail "this bundle needs Python $PYTHON_MIN or later ($PYTHON_MIN_FOR requires it); $PY is $full. Set PYTHON=/path/to/a newer python$PYTHON_SERIES"
+[[ $(uname -m) == "$MACHINE" ]] || fail "this bundle is for $MACHINE machines; this one is $(uname -m)"
+if [[ -n $CPU_FLAGS && -r /proc/cpuinfo ]]; then
+  cpu=" $(grep -m1 '^flags' /proc/cpuinfo | cut -d: -f2) "
+  missing=""
+  for flag in $CPU_FLAGS; do [[ $cpu == *" $flag "* ]] || missing+=" $flag"; done
+  [[ -z $missing ]] || fail "this bundle's llama.cpp was compiled for CPUs with:$missing, which this CPU lacks;
+  build the bundle with LLAMA_CMAKE_ARGS set for this CPU (see INSTALL.txt)"
+fi
+
+say "installing into $PREFIX"
+mkdir -p "$PREFIX/bin"
+[[ -x $PREFIX/venv/bin/python ]] || "$PY" -m venv "$PREFIX/venv"
+# Only the bundle's wheels: no index, and none of this machine's pip settings.
+export PIP_CONFIG_FILE=/dev/null PIP_NO_INDEX=1 PIP_DISABLE_PIP_VERSION_CHECK=1
+"$PREFIX/venv/bin/python" -m pip install -q --no-index --find-links "$HERE/wheelhouse" \
+  "$HERE"/wheelhouse/*.whl
+# The same version built again (a fix) must replace the one installed, not be skipped.
+"$PREFIX/venv/bin/python" -m pip install -q --no-index --force-reinstall --no-deps \
+  "$HERE"/wheelhouse/firm_copilot-*.whl
+
+if [[ $MODELS == yes ]]; then
+  mkdir -p "$PREFIX/models"
+  for model in "$HERE"/models/*; do
+    target="$PREFIX/models/$(basename "$model")"
+    if ! cmp -s "$model" "$target" 2>/dev/null; then
+      cp "$model" "$target.part" && mv "$target.part" "$target"  # never a half-copied model
+    fi
+  done
+  models_line=": \"\${COPILOT_MODELS_HOME:=$PREFIX/models}\"; export COPILOT_MODELS_HOME"
+else
+  models_line="# models: this bundle carries none; set models_home in config.toml to the shared folder"
+fi
+
+cat > "$PREFIX/bin/copilot.tmp" <<EOF
+#!/bin/sh
+# The offline copilot, installed by install.sh from copilot-offline-$VERSION.
+$models_line
+exec "$PREFIX/venv/bin/copilot" "\$@"
+EOF
+chmod 755 "$PREFIX/bin/copilot.tmp"
+mv "$PREFIX/bin/copilot.tmp" "$PREFIX/bin/copilot"
+
+say "installed copilot $VERSION: $PREFIX/bin/copilot"
+case ":$PATH:" in
+  *":$PREFIX/bin:"*) ;;
+  *) say "add it to your PATH:  export PATH=\"$PREFIX/bin:\$PATH\"" ;;
+esac
+say ""
+"$PREFIX/bin/copilot" doctor
