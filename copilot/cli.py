@@ -63,15 +63,20 @@ def main(ctx: click.Context, home: Path | None, model: str | None) -> None:
 @click.option("--status", "show_status", is_flag=True,
               help="Print the manifest: every file indexed, skipped (with reason) or stale.")
 @click.option("--json", "as_json", is_flag=True, help="Print the run's summary (or --status) as JSON.")
+@click.option("--collection", help='The collection these files belong to (default "general"): who may read '
+                                   "them is set by the access policy.")
+@click.option("--collections", "collections_file", type=click.Path(path_type=Path, dir_okay=False, exists=True),
+              help="A TOML file mapping folders to collections ([folders] \"path\" = \"name\").")
 @click.pass_context
 def index(ctx: click.Context, paths: tuple[Path, ...], password_file: Path | None,
-          show_status: bool, as_json: bool) -> None:
+          show_status: bool, as_json: bool, collection: str | None, collections_file: Path | None) -> None:
     """Index documents in PATHS, incrementally.
 
     Reads PDF, Word (.docx), HTML, e-mail (.eml), Markdown and text files.
     Exit status: 0 when every file was read, 1 when some were skipped (each
     is listed with its reason), 2 or more on errors.
     """
+    from copilot.access import collection_map, resolver
     from copilot.progress import IndexBar
     from copilot.status import read_passwords, show
 
@@ -82,8 +87,9 @@ def index(ctx: click.Context, paths: tuple[Path, ...], password_file: Path | Non
     if not paths:
         raise click.UsageError("give one or more files or folders to index (or --status)")
     passwords = read_passwords(password_file, warn=lambda m: click.secho(m, fg="yellow", err=True)) if password_file else ()
+    collection_of = resolver(collection, collection_map(collections_file) if collections_file else {})
     with IndexBar(enabled=sys.stderr.isatty() and not as_json) as bar:
-        summary = engine.index(paths, bar, passwords)
+        summary = engine.index(paths, bar, passwords, collection_of)
     if as_json:
         click.echo(json.dumps(summary.to_dict(), indent=2))
     else:

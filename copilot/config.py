@@ -49,6 +49,7 @@ class Config:
     chunk_overlap: int = 32
     embed_batch: int = 0  # texts per model call; 0: the backend's best (ONNX 4, torch 32)
     theme: str = "dark"  # the terminal app's colours: dark or light
+    policy_file: str = ""  # who may read which collections (IT's); empty: $COPILOT_HOME/policy.toml
 
     @property
     def config_file(self) -> Path:
@@ -62,6 +63,11 @@ class Config:
     def models_dir(self) -> Path:
         """Assembled GGUF files and embedder exports (shareable between homes)."""
         return Path(self.models_home).expanduser() if self.models_home else self.home / "models"
+
+    @property
+    def policy_path(self) -> Path:
+        """The ethical walls' policy (see copilot.access)."""
+        return Path(self.policy_file).expanduser() if self.policy_file else self.home / "policy.toml"
 
     @property
     def offline_log(self) -> Path:

@@ -43,6 +43,14 @@ def report(config: Config, echo: Callable[[str], None]) -> bool:
     local = list(local_models(config.models_dir))
     echo(f"     {'models available':<18} {', '.join([*PACKAGED, *local])} (details: copilot models)")
 
+    try:
+        from copilot.access import load
+
+        access = load(config.policy_path)
+        line(True, "ethical walls", access.describe())
+    except CopilotError as exc:
+        line(False, "ethical walls", str(exc))
+
     manifest = config.index_dir / "manifest.sqlite"
     if manifest.is_file():
         from index.manifest import Manifest

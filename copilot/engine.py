@@ -113,18 +113,33 @@ class Copilot:
         c = self.config
 
         def make() -> Answerer:
+            walls = self.walls()
             retriever = Retriever(
-                self.embedder, self.store, self.manifest.indexed_versions, c.top_k, c.min_score,
-                lexical=self.manifest, mode=c.retrieval,
+                self.embedder, self.store, lambda: self.manifest.indexed_versions(walls), c.top_k,
+                c.min_score, lexical=self.manifest, mode=c.retrieval, collections=walls,
             )
             return Answerer(retriever, self.generator, c.max_tokens)
 
         return self._part("answerer", make)
 
-    def index(self, paths: Iterable[Path], progress=None, passwords: Sequence[str] = ()):
+    @property
+    def access(self):
+        """Who is asking and which collections they may read (`AccessDenied` if none)."""
+        from copilot.access import load
+
+        return self._part("access", lambda: load(self.config.policy_path))
+
+    def walls(self) -> frozenset[str] | None:
+        """The collections every read is limited to; None when the reader may read all."""
+        access = self.access
+        return None if access.everything else access.collections
+
+    def index(self, paths: Iterable[Path], progress=None, passwords: Sequence[str] = (),
+              collection_of: Callable[[Path], str] | None = None):
         """Bring the index in step with `paths` (see `index.indexer`).
 
-        `passwords` are tried, in turn, on encrypted files.  A `progress`
+        `passwords` are tried, in turn, on encrypted files; `collection_of`
+        puts each file in its collection (default: "general").  A `progress`
         may stop the run by raising `IndexCancelled`: files already done stay
         indexed, the one in hand is left as it was.  Each run is recorded
         (`last_run`), cancelled or failed ones too.
@@ -132,13 +147,17 @@ class Copilot:
         from index.chunking import Chunker
         from index.indexer import Indexer, writer_lock
 
+        from copilot.access import first_policy
+
         paths = [Path(p) for p in paths]
+        if not self.manifest.entries():  # a new install: its first user may read what they index
+            first_policy(self.config.policy_path)
         with writer_lock(self.config.index_dir):
             chunker = Chunker(
                 self.embedder.tokenizer_file, self.config.chunk_tokens,
                 self.config.chunk_overlap, self.embedder.window,
             )
-            indexer = Indexer(self.store, self.manifest, chunker, self.embedder, passwords)
+            indexer = Indexer(self.store, self.manifest, chunker, self.embedder, passwords, collection_of)
             run = {"time": time.time(), "paths": [str(p) for p in paths]}
             try:
                 summary = indexer.run(paths, progress)
@@ -164,9 +183,13 @@ class Copilot:
         next `copilot index` of its folder will catch up).
         """
         manifest = self.manifest
+        entries = manifest.entries()
         pending = set(manifest.pending())
+        walls = self.walls() if entries else None
         rows = []
-        for entry in manifest.entries():
+        for entry in entries:
+            if walls is not None and entry.collection not in walls:
+                continue  # another matter's file names are behind the wall too
             try:
                 st = os.stat(entry.path)
                 changed = (st.st_size, st.st_mtime_ns) != (entry.size, entry.mtime_ns)
@@ -191,6 +214,9 @@ class Copilot:
             raise IndexEmpty(
                 f"nothing is indexed yet in {self.config.index_dir}; run: copilot index FOLDER"
             )
+        walls = self.walls()  # AccessDenied: no policy, or nothing in it for this user
+        if walls is not None and not self.manifest.indexed_versions(walls):
+            raise IndexEmpty(f"nothing is indexed in the collections you may read ({', '.join(sorted(walls))})")
         from index.indexer import embedder_name
 
         built_with = self.manifest.setting("embedder")

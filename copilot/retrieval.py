@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, replace
 from typing import Protocol
 
@@ -30,13 +30,15 @@ MODES = ("hybrid", "dense", "lexical")
 
 
 class VectorStore(Protocol):
-    def query(self, vector, k: int, path: str | None = None) -> list[Hit]: ...
+    def query(self, vector, k: int, path: str | None = None,
+              collections: Collection[str] | None = None) -> list[Hit]: ...
     def vectors(self, ids: Sequence[str]) -> dict[str, list[float]]: ...
 
 
 class LexicalIndex(Protocol):
-    def search(self, question: str, k: int, path: str | None = None) -> list[Hit]: ...
-    def named(self, question: str) -> tuple[str, set[str]] | None: ...
+    def search(self, question: str, k: int, path: str | None = None,
+               collections: Collection[str] | None = None) -> list[Hit]: ...
+    def named(self, question: str, collections: Collection[str] | None = None) -> tuple[str, set[str]] | None: ...
 
 
 @dataclass(frozen=True)
@@ -69,6 +71,10 @@ class Retriever:
     that another process is half-way through indexing.  `mode` picks dense or
     lexical retrieval alone instead (for comparison); without a lexical index
     it is dense retrieval alone.
+
+    `collections` are the reader's ethical walls (None: every collection):
+    every query below is made with them, so the stores rank only passages
+    the reader may see, and `visible` is filtered by them once more.
     """
 
     def __init__(
@@ -80,32 +86,37 @@ class Retriever:
         min_score: float = 0.25,
         lexical: LexicalIndex | None = None,
         mode: str = "hybrid",
+        collections: Collection[str] | None = None,
     ):
         if mode not in MODES:
             raise ValueError(f"retrieval mode {mode!r}: expected one of {', '.join(MODES)}")
         self.embedder, self.store, self.visible = embedder, store, visible
         self.top_k, self.min_score, self.lexical, self.mode = top_k, min_score, lexical, mode
+        self.collections = None if collections is None else frozenset(collections)
 
     def search(self, question: str) -> Retrieval:
         started = time.perf_counter()
-        named = self.lexical.named(question) if self.lexical is not None and self.mode == "hybrid" else None
+        walls = self.collections
+        named = (self.lexical.named(question, walls)
+                 if self.lexical is not None and self.mode == "hybrid" else None)
         focus = without(question, named[1]) if named else question
         vectors = self.embedder.embed([question] if focus == question else [question, focus])
         versions = self.visible()
 
         def seen(hits: list[Hit]) -> list[Hit]:
-            return [h for h in hits if versions.get(h.chunk.path) == h.chunk.doc_sha256]
+            return [h for h in hits if versions.get(h.chunk.path) == h.chunk.doc_sha256
+                    and (walls is None or h.chunk.collection in walls)]
 
         # Over-fetch: some hits may belong to versions not (yet) visible.
         depth = self.top_k * 4
         if named:  # measured on CUAD: the whole-index rankings only add the parties' passages
             path = named[0]
-            rankings = [seen(self.store.query(vectors[-1], depth, path)),
-                        seen(self.lexical.search(focus, depth, path))]
+            rankings = [seen(self.store.query(vectors[-1], depth, path, walls)),
+                        seen(self.lexical.search(focus, depth, path, walls))]
         else:
-            rankings = [seen(self.store.query(vectors[0], depth)) if self.mode != "lexical" else []]
+            rankings = [seen(self.store.query(vectors[0], depth, None, walls)) if self.mode != "lexical" else []]
             if self.lexical is not None and self.mode != "dense":
-                rankings.append(seen(self.lexical.search(question, depth)))
+                rankings.append(seen(self.lexical.search(question, depth, None, walls)))
         hits = self._cosine(fuse(rankings, self.top_k), vectors)
         relevant = tuple(h for h in hits if h.score >= self.min_score)
         return Retrieval(relevant, tuple(hits), (time.perf_counter() - started) * 1000)

@@ -63,6 +63,7 @@ class Chunk:
     text: str
     doc_sha256: str
     heading: str = ""
+    collection: str = "general"  # who may read it: see copilot.access
 
     @property
     def id(self) -> str:

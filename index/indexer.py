@@ -17,7 +17,7 @@ from __future__ import annotations
 import fcntl
 import os
 import time
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
@@ -31,7 +31,7 @@ from index.manifest import Entry, Manifest
 from index.report import Progress, Silent, Summary
 from index.store import ChromaStore
 
-LAYOUT = "2"  # what an index holds; 2: passages in the lexical index too
+LAYOUT = "3"  # what an index holds; 2: passages in the lexical index too; 3: collections
 EMBED_STEP = 128  # chunks embedded between progress updates (and held in memory at once)
 
 
@@ -80,11 +80,12 @@ class Indexer:
 
     def __init__(
         self, store: ChromaStore, manifest: Manifest, chunker: Chunker, embedder: Embedder,
-        passwords: Sequence[str] = (),
+        passwords: Sequence[str] = (), collection_of: Callable[[Path], str] | None = None,
     ):
         self.store, self.manifest = store, manifest
         self.chunker, self.embedder = chunker, embedder
         self.passwords = tuple(passwords)
+        self.collection_of = collection_of or (lambda _file: "general")
 
     def run(self, paths: Iterable[Path], progress: Progress | None = None) -> Summary:
         progress = progress or Silent()
@@ -130,8 +131,10 @@ class Indexer:
     def _one(self, file: Path, source: str, st: os.stat_result, summary: Summary, progress: Progress) -> None:
         summary.files += 1
         path = str(file)
+        collection = self.collection_of(file)
         old = self.manifest.get(path)
-        retry = bool(old and self.passwords and "password" in old.reason)
+        # A file moved behind another wall is re-written: its chunks carry the collection.
+        retry = bool(old and ((self.passwords and "password" in old.reason) or old.collection != collection))
         if old and (old.size, old.mtime_ns) == (st.st_size, st.st_mtime_ns) and not retry:
             return self._unchanged(old, summary)
         try:
@@ -142,10 +145,11 @@ class Indexer:
         if old and old.sha256 == sha and old.source == source and not retry:
             self.manifest.put(replace(old, mtime_ns=st.st_mtime_ns, updated=0))
             return self._unchanged(old, summary)
-        base = Entry(path, source, st.st_size, st.st_mtime_ns, sha, "skipped")
+        base = Entry(path, source, st.st_size, st.st_mtime_ns, sha, "skipped", collection=collection)
         try:
             doc = loaders.load(file, self.passwords)
-            chunks = list(self.chunker.chunks(doc.pages, path, source, sha))
+            chunks = [replace(c, collection=collection)
+                      for c in self.chunker.chunks(doc.pages, path, source, sha)]
             if not chunks:
                 raise SkipFile("no text")
             vectors = self._embed(chunks, progress)

@@ -16,9 +16,11 @@ from __future__ import annotations
 
 import re
 import sqlite3
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 
 from copilot.types import Chunk, Hit
+
+Collections = Collection[str] | None  # the collections a reader may see; None: every one
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS passages (
@@ -90,7 +92,21 @@ def fill_identities(db: sqlite3.Connection) -> None:
                    [(p, identity(s, t, o)) for p, (s, t, o) in docs.items()])
 
 
-def named(db: sqlite3.Connection, question: str) -> tuple[str, set[str]] | None:
+def scope(collections: Collections, column: str) -> tuple[str, tuple[str, ...]]:
+    """An SQL condition keeping rows whose document (by `column`, a path) is in `collections`.
+
+    The collection is kept once, on the document's manifest row: passages and
+    identities are filtered through it inside the query, so a walled
+    passage is never read, not read and dropped.
+    """
+    if collections is None:
+        return "", ()
+    names = tuple(sorted(collections))
+    marks = ",".join("?" * len(names)) or "NULL"
+    return f" AND {column} IN (SELECT path FROM documents WHERE collection IN ({marks}))", names
+
+
+def named(db: sqlite3.Connection, question: str, collections: Collections = None) -> tuple[str, set[str]] | None:
     """The document `question` names, and the question's words that name it; None if none.
 
     A document is named when it matches the question by its identity far
@@ -102,14 +118,15 @@ def named(db: sqlite3.Connection, question: str) -> tuple[str, set[str]] | None:
     expression = match_expression(question)
     if not expression:
         return None
+    where, names = scope(collections, "path")
     rows = db.execute(
-        "SELECT path, -bm25(identities) FROM identities WHERE identities MATCH ?"
-        " ORDER BY bm25(identities) LIMIT 2", (expression,)
+        "SELECT path, -bm25(identities) FROM identities WHERE identities MATCH ?" + where +
+        " ORDER BY bm25(identities) LIMIT 2", (expression, *names)
     ).fetchall()
     if not rows or (len(rows) == 2 and rows[0][1] < DECISIVE * rows[1][1]):
         return None
     path = rows[0][0]
-    (total,) = db.execute("SELECT count(*) FROM identities").fetchone()
+    (total,) = db.execute("SELECT count(*) FROM identities WHERE 1" + where, names).fetchone()
     rare = max(1, min(3, int(RARE * total)))
     naming, rare_ones = set(), 0
     for word in content_words(question):
@@ -117,7 +134,8 @@ def named(db: sqlite3.Connection, question: str) -> tuple[str, set[str]] | None:
         if not db.execute("SELECT 1 FROM identities WHERE identities MATCH ? AND path = ?",
                           (quoted, path)).fetchone():
             continue
-        (count,) = db.execute("SELECT count(*) FROM identities WHERE identities MATCH ?", (quoted,)).fetchone()
+        (count,) = db.execute("SELECT count(*) FROM identities WHERE identities MATCH ?" + where,
+                              (quoted, *names)).fetchone()
         if count <= max(1, total // 2):
             naming.add(word)
             rare_ones += count <= rare
@@ -135,16 +153,21 @@ def match_expression(question: str) -> str:
     return " OR ".join(f'"{w}"' for w in content_words(question))
 
 
-def search(db: sqlite3.Connection, question: str, k: int, path: str | None = None) -> list[Hit]:
-    """The `k` best passages by BM25 (score: BM25, higher is better), of one file if `path`."""
+def search(db: sqlite3.Connection, question: str, k: int, path: str | None = None,
+           collections: Collections = None) -> list[Hit]:
+    """The `k` best passages by BM25 (score: BM25, higher is better) of `collections`, of one file if `path`."""
     expression = match_expression(question)
     if not expression:
         return []
+    where, names = scope(collections, "p.path")
     rows = db.execute(
-        "SELECT p.path, p.source, p.page, p.chunk, p.text, p.sha256, p.heading, -bm25(passages_fts)"
+        "SELECT p.path, p.source, p.page, p.chunk, p.text, p.sha256, p.heading, -bm25(passages_fts),"
+        " COALESCE(d.collection, '')"
         " FROM passages_fts JOIN passages p ON p.id = passages_fts.rowid"
-        " WHERE passages_fts MATCH ? AND (? IS NULL OR p.path = ?) ORDER BY bm25(passages_fts) LIMIT ?",
-        (expression, path, path, k),
+        " LEFT JOIN documents d ON d.path = p.path"
+        " WHERE passages_fts MATCH ? AND (? IS NULL OR p.path = ?)" + where +
+        " ORDER BY bm25(passages_fts) LIMIT ?",
+        (expression, path, path, *names, k),
     ).fetchall()
-    return [Hit(Chunk(path, source, page, number, text, sha, heading), score)
-            for path, source, page, number, text, sha, heading, score in rows]
+    return [Hit(Chunk(path, source, page, number, text, sha, heading, collection), score)
+            for path, source, page, number, text, sha, heading, score, collection in rows]

@@ -19,6 +19,7 @@ from pathlib import Path
 
 from copilot.types import Chunk, Hit
 from index import lexical
+from index.lexical import Collections
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS documents (
@@ -32,7 +33,8 @@ CREATE TABLE IF NOT EXISTS documents (
     pages INTEGER NOT NULL DEFAULT 0,
     chunks INTEGER NOT NULL DEFAULT 0,
     updated REAL NOT NULL,
-    title TEXT NOT NULL DEFAULT ''
+    title TEXT NOT NULL DEFAULT '',
+    collection TEXT NOT NULL DEFAULT 'general'
 );
 CREATE TABLE IF NOT EXISTS pending (path TEXT PRIMARY KEY);
 CREATE TABLE IF NOT EXISTS settings (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -54,6 +56,7 @@ class Entry:
     chunks: int = 0
     updated: float = 0.0
     title: str = ""
+    collection: str = "general"
 
 
 class Manifest:
@@ -71,6 +74,8 @@ class Manifest:
         columns = {row[1] for row in self._db.execute("PRAGMA table_info(documents)")}
         if "title" not in columns:  # a manifest written before titles were kept
             self._db.execute("ALTER TABLE documents ADD COLUMN title TEXT NOT NULL DEFAULT ''")
+        if "collection" not in columns:  # ... or before collections (the next run rebuilds it)
+            self._db.execute("ALTER TABLE documents ADD COLUMN collection TEXT NOT NULL DEFAULT 'general'")
         if self._db.execute("SELECT 1 FROM identities LIMIT 1").fetchone() is None:
             with self._db:  # an index written before identities were kept
                 lexical.fill_identities(self._db)
@@ -92,11 +97,11 @@ class Manifest:
         with self._lock, self._db:
             lexical.replace(self._db, entry.path, chunks, entry.title)
             self._db.execute(
-                "INSERT OR REPLACE INTO documents VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+                "INSERT OR REPLACE INTO documents VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
                 (
                     entry.path, entry.source, entry.size, entry.mtime_ns, entry.sha256,
                     entry.status, entry.reason, entry.pages, entry.chunks,
-                    entry.updated or time.time(), entry.title,
+                    entry.updated or time.time(), entry.title, entry.collection,
                 ),
             )
             self._db.execute("DELETE FROM pending WHERE path = ?", (entry.path,))
@@ -131,23 +136,25 @@ class Manifest:
             for table in ("documents", "pending", "passages", "identities"):
                 self._db.execute(f"DELETE FROM {table}")
 
-    def indexed_versions(self) -> dict[str, str]:
-        """path → sha256 of every fully indexed file (what readers may see)."""
+    def indexed_versions(self, collections: Collections = None) -> dict[str, str]:
+        """path → sha256 of every fully indexed file (what readers may see), of `collections` only."""
         # A pending file is being rewritten in the store: whole or absent, never half.
+        scope, args = lexical.scope(collections, "path")
         return dict(self._rows(
             "SELECT path, sha256 FROM documents WHERE status = 'indexed'"
-            " AND path NOT IN (SELECT path FROM pending)"
+            " AND path NOT IN (SELECT path FROM pending)" + scope, args
         ))
 
-    def search(self, question: str, k: int, path: str | None = None) -> list[Hit]:
-        """BM25 over every stored passage, or one file's (readers filter by `indexed_versions`)."""
+    def search(self, question: str, k: int, path: str | None = None,
+               collections: Collections = None) -> list[Hit]:
+        """BM25 over the passages of `collections` (None: all), or one file's."""
         with self._lock:
-            return lexical.search(self._db, question, k, path)
+            return lexical.search(self._db, question, k, path, collections)
 
-    def named(self, question: str) -> tuple[str, set[str]] | None:
-        """The document the question names, and the words naming it (see `lexical.named`)."""
+    def named(self, question: str, collections: Collections = None) -> tuple[str, set[str]] | None:
+        """The document of `collections` the question names, and the words naming it."""
         with self._lock:
-            return lexical.named(self._db, question)
+            return lexical.named(self._db, question, collections)
 
     def totals(self) -> dict[str, int]:
         """Files, pages and chunks indexed; files skipped."""

@@ -8,7 +8,7 @@ as a whole, and readers can ignore chunks of a version still being written.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from pathlib import Path
 
 from copilot.types import Chunk, Hit
@@ -64,6 +64,7 @@ class ChromaStore:
                         "chunk": c.number,
                         "sha256": c.doc_sha256,
                         "heading": c.heading,
+                        "collection": c.collection,
                     }
                     for c in part
                 ],
@@ -95,15 +96,21 @@ class ChromaStore:
         """Remove every chunk of a file, whatever its version."""
         self._col.delete(where={"path": path})
 
-    def query(self, vector: Sequence[float], k: int, path: str | None = None) -> list[Hit]:
-        """The `k` nearest chunks (of one file, if `path`), closest first, scored by cosine."""
+    def query(self, vector: Sequence[float], k: int, path: str | None = None,
+              collections: Collection[str] | None = None) -> list[Hit]:
+        """The `k` nearest chunks of `collections` (None: all; of one file, if `path`),
+        closest first, scored by cosine.  The walls are in the query itself: Chroma
+        ranks only chunks of those collections."""
         total = self.count()
-        if total == 0:
+        if total == 0 or (collections is not None and not collections):
             return []
+        where = [{"path": path}] if path else []
+        if collections is not None:
+            where.append({"collection": {"$in": sorted(collections)}})
         res = self._col.query(
             query_embeddings=[list(vector)],
             n_results=min(k, total),
-            where={"path": path} if path else None,
+            where=None if not where else where[0] if len(where) == 1 else {"$and": where},
             include=["documents", "metadatas", "distances"],
         )
         hits = []
@@ -116,6 +123,7 @@ class ChromaStore:
                 text=text or "",
                 doc_sha256=str(meta["sha256"]),
                 heading=str(meta.get("heading") or ""),
+                collection=str(meta.get("collection") or ""),
             )
             hits.append(Hit(chunk, 1.0 - float(dist)))
         return hits

@@ -60,6 +60,7 @@ def test_a_missing_password_file_is_one_line(tmp_path: Path) -> None:
 
 
 def test_status_table_lists_files_with_reasons(tmp_path: Path) -> None:
+    from copilot.access import first_policy
     from index.manifest import Entry, Manifest
 
     manifest = Manifest(tmp_path / "index" / "manifest.sqlite")
@@ -69,6 +70,7 @@ def test_status_table_lists_files_with_reasons(tmp_path: Path) -> None:
     manifest.put(Entry(str(doc), "a.pdf", st.st_size, st.st_mtime_ns, "s", "indexed", pages=3, chunks=9))
     manifest.put(Entry(str(tmp_path / "b.pdf"), "b.pdf", 1, 1, "t", "skipped", "encrypted: needs a password"))
     manifest.close()
+    first_policy(tmp_path / "policy.toml")  # this user may read every collection
     result = CliRunner().invoke(main, ["--home", str(tmp_path), "index", "--status"], env={"COLUMNS": "160"})
     assert result.exit_code == 0, result.output
     lines = result.output.splitlines()
