@@ -49,7 +49,9 @@ def report(config: Config, echo: Callable[[str], None]) -> bool:
         access = load(config.policy_path)
         line(True, "ethical walls", access.describe())
     except CopilotError as exc:
-        line(False, "ethical walls", str(exc))
+        fresh = not config.policy_path.exists() and not (config.index_dir / "manifest.sqlite").is_file()
+        line(fresh, "ethical walls", f"no policy yet at {config.policy_path}: the first `copilot index` "
+             "writes one giving you every collection" if fresh else str(exc))
 
     manifest = config.index_dir / "manifest.sqlite"
     if manifest.is_file():
