@@ -249,3 +249,7 @@ def show_config(ctx: click.Context) -> None:
 from quantize.commands import quantize_group  # noqa: E402  (click only: --help stays instant)
 
 main.add_command(quantize_group)
+
+from copilot.audit_commands import audit_group  # noqa: E402  (click only)
+
+main.add_command(audit_group)

@@ -70,6 +70,11 @@ class Config:
         return Path(self.policy_file).expanduser() if self.policy_file else self.home / "policy.toml"
 
     @property
+    def audit_file(self) -> Path:
+        """The append-only, hash-chained record of every answer (see copilot.audit)."""
+        return self.home / "audit" / "audit.jsonl"
+
+    @property
     def offline_log(self) -> Path:
         return self.home / "offline.log"
 

@@ -99,6 +99,7 @@ class Copilot:
         with self._lock:
             old = self._parts.pop("generator", None)
             self._parts.pop("answerer", None)
+            self._parts.pop("model_record", None)
             if old is not None:
                 old.close()
             previous, self.config = self.config, replace(self.config, model=setting)
@@ -225,4 +226,30 @@ class Copilot:
                 f"the index was built with the embedder {built_with}, not "
                 f"{embedder_name(self.embedder)}; run `copilot index` on your folders to rebuild it"
             )
-        return self.answerer.ask(question, on_token, cancel, history)
+        answer = self.answerer.ask(question, on_token, cancel, history)
+        self.record(answer)
+        return answer
+
+    def record(self, answer: Answer) -> dict:
+        """Add an answer to the audit trail (raises `AuditError` if it cannot be written)."""
+        from copilot.audit import AuditLog, entry
+
+        walls = self.walls()
+        return AuditLog(self.config.audit_file).append(
+            entry(answer, self.access.person.user, walls, self.model_record))
+
+    @property
+    def model_record(self) -> dict:
+        """The model file and settings an answer was made with, for the audit trail."""
+        from copilot.models import file_sha256
+
+        c = self.config
+
+        def make() -> dict:
+            path = self.model_path
+            return {"file": path.name, "sha256": file_sha256(path), "setting": c.model,
+                    "settings": {"temperature": c.temperature, "max_tokens": c.max_tokens,
+                                 "context_window": c.context_window, "top_k": c.top_k,
+                                 "min_score": c.min_score, "retrieval": c.retrieval}}
+
+        return self._part("model_record", make)

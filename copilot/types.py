@@ -102,6 +102,8 @@ class Citation:
     score: float
     text: str
     heading: str = ""
+    chunk_id: str = ""  # which stored passage (for the audit trail)
+    sha256: str = ""  # of the document version it came from
 
     @property
     def place(self) -> str:
