@@ -49,7 +49,7 @@ def main(ctx: click.Context, home: Path | None, model: str | None) -> None:
     With no command, opens the terminal app.
     """
     ctx.obj = config_mod.load(home=home, model=model)
-    offline.install(ctx.obj.offline_log)
+    offline.install(ctx.obj.offline_log, fail=ctx.obj.guard == "fail")
     if ctx.invoked_subcommand is None:
         from tui.app import run_app
 
@@ -175,12 +175,14 @@ def evaluate(ctx: click.Context, benchmark: str, data: Path, limit: int, out: Pa
 
 
 @main.command()
+@click.option("--strict", is_flag=True,
+              help="Also check every model and package file against its checksum and the index's integrity.")
 @click.pass_context
-def doctor(ctx: click.Context) -> None:
-    """Check models, index and the offline guard."""
+def doctor(ctx: click.Context, strict: bool) -> None:
+    """Check models, index, ethical walls and the offline guard; exit 1 if anything fails."""
     from copilot.doctor import report
 
-    ok = report(ctx.obj, click.echo)
+    ok = report(ctx.obj, click.echo, strict)
     ctx.exit(0 if ok else 1)
 
 

@@ -49,6 +49,7 @@ class Config:
     chunk_overlap: int = 32
     embed_batch: int = 0  # texts per model call; 0: the backend's best (ONNX 4, torch 32)
     theme: str = "dark"  # the terminal app's colours: dark or light
+    guard: str = "refuse"  # on a connection attempt: refuse it (and log), or "fail": stop the process
     policy_file: str = ""  # who may read which collections (IT's); empty: $COPILOT_HOME/policy.toml
 
     @property
@@ -94,6 +95,7 @@ CHOICES = {
     "embed_backend": ("onnx-int8", "onnx", "torch"),
     "retrieval": ("hybrid", "dense", "lexical"),
     "theme": ("dark", "light"),
+    "guard": ("refuse", "fail"),
 }
 _DEFAULTS = Config(home=Path("."))
 

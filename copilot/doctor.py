@@ -15,8 +15,10 @@ def _size(folder: Path) -> int:
     return sum(f.stat().st_size for f in folder.rglob("*") if f.is_file()) if folder.exists() else 0
 
 
-def report(config: Config, echo: Callable[[str], None]) -> bool:
-    """Print every check; True when all pass."""
+def report(config: Config, echo: Callable[[str], None], strict: bool = False) -> bool:
+    """Print every check; True when all pass.  `strict` adds the checks a risk team signs
+    off on: every file of the installed model packages against pip's RECORD hashes, a
+    local model against its recorded sha256, and the index databases' integrity."""
     ok = True
 
     def line(good: bool, what: str, detail: str) -> None:
@@ -77,4 +79,60 @@ def report(config: Config, echo: Callable[[str], None]) -> bool:
     line(not seen, "connections", f"{len(seen)} attempts recorded in {config.offline_log}")
     for a in seen[-5:]:
         echo(f"       {a.event} {a.target} from {a.where}")
+    if strict:
+        _strict(config, line)
     return ok
+
+
+def _strict(config: Config, line: Callable[[bool, str, str], None]) -> None:
+    import sqlite3
+
+    from copilot.models import EMBEDDER_PACKAGE, recorded_sha256, resolve_llm, sha256_of
+
+    if config.model not in PACKAGED:  # packaged ones were hashed above against their published hash
+        try:
+            path = resolve_llm(config.model, config.models_dir)
+            want = recorded_sha256(path)
+            line(bool(want) and sha256_of(path) == want, "model checksum",
+                 f"{path.name}: matches the sha256 recorded when it was listed" if want and sha256_of(path) == want
+                 else f"{path.name}: " + ("no recorded sha256 (run `copilot models` once, on a trusted copy)"
+                                          if not want else "differs from its recorded sha256"))
+        except CopilotError as exc:
+            line(False, "model checksum", str(exc))
+    for dist in ("llama-cpp-python", EMBEDDER_PACKAGE.replace("_", "-")):
+        bad, checked = _record_mismatches(dist)
+        line(checked > 0 and not bad, "package files",
+             f"{dist}: {checked} files match pip's RECORD" if checked and not bad else
+             f"{dist}: " + (", ".join(bad[:3]) + " differ from pip's RECORD" if bad else "no RECORD to check"))
+    for db in (config.index_dir / "manifest.sqlite", config.index_dir / "chroma" / "chroma.sqlite3"):
+        if not db.is_file():
+            continue
+        try:
+            con = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
+            (verdict,) = con.execute("PRAGMA integrity_check").fetchone()
+            con.close()
+        except sqlite3.Error as exc:
+            verdict = str(exc)
+        line(verdict == "ok", "index integrity", f"{db.name}: {verdict}")
+
+
+def _record_mismatches(dist: str) -> tuple[list[str], int]:
+    """Files of an installed distribution whose sha256 differs from its RECORD; how many were checked."""
+    import base64
+    import hashlib
+    from importlib import metadata
+
+    try:
+        files = metadata.distribution(dist).files or []
+    except metadata.PackageNotFoundError:
+        return [f"{dist} is not installed"], 0
+    bad, checked = [], 0
+    for f in files:
+        if f.hash is None or f.hash.mode != "sha256":
+            continue
+        data = Path(f.locate()).read_bytes() if Path(f.locate()).is_file() else None
+        checked += 1
+        got = base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b"=").decode() if data is not None else ""
+        if got != f.hash.value:
+            bad.append(str(f))
+    return bad, checked

@@ -41,7 +41,7 @@ class Copilot:
         self._parts: dict[str, object] = {}
         # The app touches parts from several worker threads: each loads exactly once.
         self._lock = threading.RLock()
-        offline.install(config.offline_log)
+        offline.install(config.offline_log, fail=config.guard == "fail")
 
     def _part(self, name: str, make: Callable[[], T]) -> T:
         with self._lock:

@@ -128,14 +128,21 @@ def _hook(event: str, args: tuple) -> None:
                     fh.write(json.dumps(asdict(attempt)) + "\n")
             except OSError:
                 pass  # the refusal below matters more than the record
-    raise NetworkRefused(
-        f"offline guard refused a network connection to {target[1]} ({event})"
-    )
+    message = f"offline guard refused a network connection to {target[1]} ({event}) from {attempt.where}"
+    if _state.get("fail"):
+        # Fail-on-attempt: a library that catches the refusal and carries on must not hide it.
+        os.write(2, f"copilot: {message}; stopping (guard = \"fail\")\n".encode())
+        os._exit(70)
+    raise NetworkRefused(message)
 
 
-def install(log: Path | None = None) -> None:
-    """Set the flags and install the guard (once per process); log attempts to `log`."""
+def install(log: Path | None = None, fail: bool = False) -> None:
+    """Set the flags and install the guard (once per process); log attempts to `log`.
+
+    With `fail`, any attempt ends the process at once (exit 70) after it is logged.
+    """
     set_flags()
+    _state["fail"] = _state.get("fail", False) or fail
     if log is not None:
         log.parent.mkdir(parents=True, exist_ok=True)
         _state["log"] = log

@@ -36,6 +36,7 @@ def home(tmp_path: Path, tiny_model: Path, models_home: Path) -> dict[str, str]:
     Copilot(config).index([docs])
     return {"COPILOT_HOME": str(config.home), "COPILOT_MODEL": str(tiny_model),
             "COPILOT_MODELS_HOME": str(models_home), "COPILOT_MAX_TOKENS": "400",
+            "COPILOT_GUARD": "fail",  # any connection attempt ends the app: the test would see it
             "HOME": str(tmp_path), "PATH": str(Path(sys.executable).parent) + ":/usr/bin:/bin"}
 
 
