@@ -11,7 +11,6 @@ it never runs on the firm's side.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import shutil
 import subprocess
@@ -26,6 +25,7 @@ from importlib import metadata, resources
 from pathlib import Path
 
 from copilot.errors import CopilotError
+from copilot.models import sha256_of
 
 PROJECT = "firm-copilot"
 LLAMA = "llama-cpp-python"
@@ -150,16 +150,16 @@ def build(out_dir: Path, models: list[Path], llama: Path | None = None,
                 say(f"adding {model.name}")
                 shutil.copy2(model, stage / "models" / model.name)
         _write_installer(stage, version, cmake_args, bool(models), python_min, needs)
-        sums = _checksums(stage)
-        (stage / "SHA256SUMS").write_text("".join(f"{digest}  {rel}\n" for rel, digest in sums))
+        files = sorted(p for p in stage.rglob("*") if p.is_file())
+        (stage / "SHA256SUMS").write_text(
+            "".join(f"{sha256_of(p)}  {p.relative_to(stage)}\n" for p in files))
         target = out_dir / f"{name}.tar.gz"
         say(f"writing {target.name}")
         partial = target.with_name(target.name + ".part")
         with tarfile.open(partial, "w:gz", compresslevel=1) as tar:  # the bulk is compressed already
             tar.add(stage, arcname=name)
         partial.replace(target)
-        digest = _checksums(target.parent, [target])[0][1]
-        target.with_name(target.name + ".sha256").write_text(f"{digest}  {target.name}\n")
+        target.with_name(target.name + ".sha256").write_text(f"{sha256_of(target)}  {target.name}\n")
         sizes = {str(p.relative_to(stage)): p.stat().st_size for p in stage.rglob("*") if p.is_file()}
     return Bundle(target, target.stat().st_size, time.perf_counter() - started, sizes)
 
@@ -212,17 +212,6 @@ def _write_installer(stage: Path, version: str, cmake_args: str, with_models: bo
         "BUILT": time.strftime("%Y-%m-%d %H:%M:%S"),
     }
     (stage / "BUILD-INFO").write_text("".join(f"{k}='{v}'\n" for k, v in info.items()))
-
-
-def _checksums(stage: Path, files: list[Path] | None = None) -> list[tuple[str, str]]:
-    rows = []
-    for path in files or sorted(p for p in stage.rglob("*") if p.is_file()):
-        digest = hashlib.sha256()
-        with path.open("rb") as fh:
-            while block := fh.read(8 << 20):
-                digest.update(block)
-        rows.append((str(path.relative_to(stage)), digest.hexdigest()))
-    return rows
 
 
 def size_report(bundle: Bundle, top: int = 8) -> list[str]:

@@ -105,6 +105,7 @@ class ModelInfo:
     sha256: str  # "" until the file exists (packaged models not assembled yet)
     path: Path | None
     note: str = ""
+    installed: bool = True  # False: a packaged model whose packages are missing
 
 
 def catalog(models_dir: Path, hashes: bool = True,
@@ -124,7 +125,7 @@ def catalog(models_dir: Path, hashes: bool = True,
         note = ("not installed: " + model.install_hint()) if missing else (
             "" if ready else "assembled from its packages on first use")
         rows.append(ModelInfo(model.name, "packaged", model.quant, model.size, model.sha256,
-                              path if ready else None, note))
+                              path if ready else None, note, installed=not missing))
     for name, path in local_models(models_dir).items():
         try:
             quant, note = quant_of(path), ""

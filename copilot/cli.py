@@ -28,14 +28,18 @@ class Group(click.Group):
             ctx.exit(exc.exit_code)
 
 
+def _percent(label: str):
+    """A (done, total) progress callback that shows "label: 42%" on a terminal's stderr."""
+    def tick(done: int, total: int) -> None:
+        if sys.stderr.isatty():
+            click.echo(f"\r{label}: {done * 100 // total}%", err=True, nl=done >= total)
+    return tick
+
+
 def _engine(ctx: click.Context):
     from copilot.engine import Copilot
 
-    def progress(done: int, total: int) -> None:
-        if sys.stderr.isatty():
-            click.echo(f"\rpreparing model: {done * 100 // total}%", err=True, nl=done >= total)
-
-    return Copilot(ctx.obj, model_progress=progress)
+    return Copilot(ctx.obj, model_progress=_percent("preparing model"))
 
 
 @click.group(cls=Group, invoke_without_command=True)
@@ -199,13 +203,8 @@ def models(ctx: click.Context, as_json: bool) -> None:
     from copilot.catalog import catalog
     from copilot.status import show_models
 
-    def progress(name: str):
-        def tick(done: int, total: int) -> None:
-            if sys.stderr.isatty():
-                click.echo(f"\rhashing {name}: {done * 100 // total}%", err=True, nl=done >= total)
-        return tick
-
-    show_models(catalog(ctx.obj.models_dir, progress=progress), ctx.obj.model, as_json, click.echo)
+    show_models(catalog(ctx.obj.models_dir, progress=lambda name: _percent(f"hashing {name}")),
+                ctx.obj.model, as_json, click.echo)
 
 
 @main.command()
@@ -228,11 +227,7 @@ def bundle(ctx: click.Context, out_dir: Path, extra: tuple[str, ...], no_models:
     from copilot.config import Config
     from copilot.models import resolve_llm
 
-    def model_progress(done: int, total: int) -> None:
-        if sys.stderr.isatty():
-            click.echo(f"\rpreparing model: {done * 100 // total}%", err=True, nl=done >= total)
-
-    models = [] if no_models else [resolve_llm(Config.model, ctx.obj.models_dir, model_progress)]
+    models = [] if no_models else [resolve_llm(Config.model, ctx.obj.models_dir, _percent("preparing model"))]
     models += [resolve_llm(m, ctx.obj.models_dir) for m in extra]
     built = build(out_dir, list(dict.fromkeys(models)), llama_wheel, lambda s: click.echo(s, err=True))
     for line in size_report(built):

@@ -93,10 +93,11 @@ def _strict(config: Config, line: Callable[[bool, str, str], None]) -> None:
         try:
             path = resolve_llm(config.model, config.models_dir)
             want = recorded_sha256(path)
-            line(bool(want) and sha256_of(path) == want, "model checksum",
-                 f"{path.name}: matches the sha256 recorded when it was listed" if want and sha256_of(path) == want
-                 else f"{path.name}: " + ("no recorded sha256 (run `copilot models` once, on a trusted copy)"
-                                          if not want else "differs from its recorded sha256"))
+            same = bool(want) and sha256_of(path) == want  # hashed once: a GGUF is hundreds of MB
+            line(same, "model checksum", f"{path.name}: " + (
+                "matches the sha256 recorded when it was listed" if same else
+                "differs from its recorded sha256" if want else
+                "no recorded sha256 (run `copilot models` once, on a trusted copy)"))
         except CopilotError as exc:
             line(False, "model checksum", str(exc))
     for dist in ("llama-cpp-python", EMBEDDER_PACKAGE.replace("_", "-")):
@@ -119,8 +120,9 @@ def _strict(config: Config, line: Callable[[bool, str, str], None]) -> None:
 def _record_mismatches(dist: str) -> tuple[list[str], int]:
     """Files of an installed distribution whose sha256 differs from its RECORD; how many were checked."""
     import base64
-    import hashlib
     from importlib import metadata
+
+    from copilot.models import sha256_of
 
     try:
         files = metadata.distribution(dist).files or []
@@ -130,9 +132,11 @@ def _record_mismatches(dist: str) -> tuple[list[str], int]:
     for f in files:
         if f.hash is None or f.hash.mode != "sha256":
             continue
-        data = Path(f.locate()).read_bytes() if Path(f.locate()).is_file() else None
+        file = Path(f.locate())
         checked += 1
-        got = base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b"=").decode() if data is not None else ""
+        # RECORD writes the digest as unpadded urlsafe base64, not hex
+        got = (base64.urlsafe_b64encode(bytes.fromhex(sha256_of(file))).rstrip(b"=").decode()
+               if file.is_file() else "")
         if got != f.hash.value:
             bad.append(str(f))
     return bad, checked

@@ -133,7 +133,7 @@ class ModelPicker(ModalScreen[str | None]):
             line = Text.assemble(("● " if m.name == self.current else "  ", "bold green"),
                                  (f"{m.name:<28}", "bold"), f"{m.quant:<8}{m.size / 2**20:>8,.0f} MiB  ",
                                  (m.note, "dim"))
-            options.add_option(Option(line, id=m.name, disabled=bool(m.note.startswith("not installed"))))
+            options.add_option(Option(line, id=m.name, disabled=not m.installed))
         names = [m.name for m in rows]
         options.highlighted = names.index(self.current) if self.current in names else 0
         options.focus()
