@@ -151,6 +151,11 @@ def install(log: Path | None = None, fail: bool = False) -> None:
         _state["installed"] = True
 
 
+def settings() -> tuple[Path | None, bool]:
+    """This process's guard log and fail mode, for a child process to install the same guard."""
+    return _state["log"], bool(_state.get("fail"))
+
+
 def active() -> bool:
     """Whether the guard is installed in this process."""
     return bool(_state["installed"])

@@ -112,8 +112,11 @@ def recommend(results: list[Measured], max_kld: float, max_ram: int | None) -> t
 
 def _child(model: Path, work: Path, window: int, reference: bool, context: int) -> Measured:
     """Run `_measure` in a fresh process; its peak RSS is this model's alone."""
+    from copilot import offline
+
+    log, fail = offline.settings()  # the child guards itself as this process does
     args = [sys.executable, "-m", "quantize.evaluate", str(model), str(work), str(window),
-            "ref" if reference else "cand", str(context)]
+            "ref" if reference else "cand", str(context), str(log or ""), "fail" if fail else "refuse"]
     proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                             cwd=Path(__file__).resolve().parent.parent)
     out, err = proc.communicate()
@@ -221,6 +224,6 @@ def _quality(model: Path, work: Path, tokens: list[int], window: int, reference:
 if __name__ == "__main__":  # the measuring process (see `_child`)
     from copilot import offline
 
-    offline.install()
-    path, folder, size, role, context = sys.argv[1:6]
+    path, folder, size, role, context, log, guard = sys.argv[1:8]
+    offline.install(Path(log) if log else None, fail=guard == "fail")
     print(json.dumps(_measure(Path(path), Path(folder), int(size), role == "ref", int(context))))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -55,3 +56,11 @@ def cuad_sample(n: int = 3) -> list[Path]:
     pdfs = sorted(CUAD_PDFS.glob("*.[pP][dD][fF]"))
     assert pdfs, f"CUAD PDFs not found under {CUAD_PDFS}"
     return pdfs[:n]
+
+
+def no_network_prefix() -> list[str]:
+    """`unshare -n` (a process with no network interface but loopback) where this machine
+    allows it, else nothing: the guard in fail mode still stops any attempt."""
+    works = bool(shutil.which("unshare")) and subprocess.run(
+        ["unshare", "-n", "true"], capture_output=True).returncode == 0
+    return ["unshare", "-n"] if works else []

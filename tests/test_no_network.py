@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 import subprocess
 import sys
@@ -9,30 +10,29 @@ from pathlib import Path
 
 import pytest
 
+from conftest import SHARED, no_network_prefix
+
 ROOT = Path(__file__).resolve().parent.parent
 COPILOT = str(Path(sys.executable).with_name("copilot"))
 
 
 def test_fail_mode_stops_a_process_that_swallows_the_refusal() -> None:
     code = ("from copilot import offline; offline.install(fail=True)\n"
+            "print('children told to fail:', offline.settings()[1])\n"
             "import socket\n"
             "try:\n    socket.create_connection(('192.0.2.1', 9), timeout=0.5)\n"
             "except Exception:\n    pass\n"
             "print('carried on')\n")
     run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert run.returncode == 70 and "carried on" not in run.stdout
+    assert "children told to fail: True" in run.stdout  # what quantize eval's measuring processes get
     assert "offline guard refused a network connection to 192.0.2.1:9" in run.stderr
 
 
-def _unshare_works() -> bool:
-    return bool(shutil.which("unshare")) and subprocess.run(
-        ["unshare", "-n", "true"], capture_output=True).returncode == 0
-
-
 @pytest.mark.slow
-@pytest.mark.skipif(not _unshare_works(), reason="unshare -n is not permitted here")
-def test_index_ask_quantize_and_judge_with_no_network_and_the_guard_set_to_fail(tmp_path: Path, tiny_model: Path,
-                                                                              models_home: Path) -> None:
+@pytest.mark.skipif(not no_network_prefix(), reason="unshare -n is not permitted here")
+def test_index_ask_quantize_and_eval_with_no_network_and_the_guard_set_to_fail(
+        tmp_path: Path, tiny_model: Path, models_home: Path) -> None:
     env = {"COPILOT_HOME": str(tmp_path / "home"), "COPILOT_MODEL": "smollm2-135m",
            "COPILOT_MODELS_HOME": str(tmp_path / "models"), "COPILOT_GUARD": "fail",
            "COPILOT_MAX_TOKENS": "32", "HOME": str(tmp_path), "PATH": "/usr/bin:/bin"}
@@ -40,7 +40,7 @@ def test_index_ask_quantize_and_judge_with_no_network_and_the_guard_set_to_fail(
         models_home / "embedders").is_dir() else None
 
     def run(*args: str) -> subprocess.CompletedProcess:
-        out = subprocess.run(["unshare", "-n", COPILOT, *args], env=env, capture_output=True, text=True,
+        out = subprocess.run([*no_network_prefix(), COPILOT, *args], env=env, capture_output=True, text=True,
                              timeout=600)
         assert out.returncode in (0, 1), f"{args}: {out.returncode}\n{out.stderr[-2000:]}"
         return out
@@ -50,6 +50,14 @@ def test_index_ask_quantize_and_judge_with_no_network_and_the_guard_set_to_fail(
     run("quantize", "make", "smollm2-135m", "--type", "Q4_0", "--allow-requantize")
     judged = run("quantize", "eval", "smollm2-135m", "smollm2-135m.Q4_0", "--tokens", "256", "--window", "128")
     assert "KLD mean" in judged.stdout
+
+    cuad = tmp_path / "cuad"  # one contract and its questions: `copilot eval` indexes and answers
+    rows = [json.loads(line) for line in (SHARED / "eval" / "cuad" / "qa.jsonl").open()]
+    doc = rows[0]["doc"]
+    (cuad / doc).parent.mkdir(parents=True)
+    shutil.copy(SHARED / "eval" / "cuad" / doc, cuad / doc)
+    (cuad / "qa.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows if r["doc"] == doc))
+    assert "| evidence hit@5" in run("eval", "cuad", str(cuad), "--limit", "2").stdout
     doctor = subprocess.run(["unshare", "-n", COPILOT, "doctor", "--strict"], env=env, capture_output=True,
                             text=True, timeout=600)
     assert doctor.returncode == 0, doctor.stdout[-3000:]

@@ -17,7 +17,7 @@ import pytest
 from copilot.config import Config
 from copilot.engine import Copilot
 
-from conftest import ROOT
+from conftest import ROOT, no_network_prefix
 from terminal import Terminal
 
 pytestmark = pytest.mark.slow
@@ -42,7 +42,7 @@ def home(tmp_path: Path, tiny_model: Path, models_home: Path) -> dict[str, str]:
 
 def test_ask_read_the_source_and_cancel_in_the_real_app(home) -> None:
     copilot = str(Path(sys.executable).parent / "copilot")
-    with Terminal([copilot], home) as term:
+    with Terminal([*no_network_prefix(), copilot], home) as term:  # no network at all, and the guard fails
         term.wait_for("Ask about your documents", timeout=20)
         term.keys("How long are client matter files kept?", literal=True)
         term.keys("Enter")
