@@ -25,6 +25,7 @@ from collections.abc import Callable, Sequence
 
 from copilot import grounding, prompt
 from copilot.retrieval import Retriever
+from copilot.sanitize import printable
 from copilot.types import (
     NOTHING_RELEVANT, SOURCES_SILENT, UNSUPPORTED, Answer, Citation, Generator, Hit, Timings,
 )
@@ -115,6 +116,7 @@ class Answerer:
                 if cancel is not None and cancel.is_set():
                     break
                 first = first or time.perf_counter()
+                piece = printable(piece)  # the model can emit an escape sequence like any other byte
                 parts.append(piece)
                 on_token(piece)
         finally:

@@ -112,8 +112,10 @@ def index(ctx: click.Context, paths: tuple[Path, ...], password_file: Path | Non
 @click.option("--max-tokens", type=int, help="Longest answer, in tokens.")
 @click.pass_context
 def ask(ctx: click.Context, question: str, as_json: bool, top_k: int | None, max_tokens: int | None) -> None:
-    """Answer QUESTION from the indexed documents, with citations."""
+    """Answer QUESTION from the indexed documents, with citations (QUESTION "-": read it from stdin)."""
     ctx.obj = ctx.obj.replace(top_k=top_k, max_tokens=max_tokens)
+    if question == "-":  # a long question, or one a script writes, without argv's limits
+        question = sys.stdin.buffer.read(1 << 20).decode("utf-8", "replace")
     engine = _engine(ctx)
 
     streamed: list[str] = []

@@ -47,6 +47,7 @@ class Config:
     min_score: float = 0.25  # cosine similarity below which a passage is unrelated
     chunk_tokens: int = 200
     chunk_overlap: int = 32
+    max_file_mb: int = 256  # larger files are skipped, with the reason; 0: no limit
     embed_batch: int = 0  # texts per model call; 0: the backend's best (ONNX 4, torch 32)
     theme: str = "dark"  # the terminal app's colours: dark or light
     guard: str = "refuse"  # on a connection attempt: refuse it (and log), or "fail": stop the process

@@ -17,7 +17,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
 
-from copilot import offline
+from copilot import offline, sanitize
 from copilot.answer import Answerer, TokenFn
 from copilot.config import Config
 from copilot.errors import IndexCancelled, IndexEmpty, IndexStale
@@ -158,7 +158,8 @@ class Copilot:
                 self.embedder.tokenizer_file, self.config.chunk_tokens,
                 self.config.chunk_overlap, self.embedder.window,
             )
-            indexer = Indexer(self.store, self.manifest, chunker, self.embedder, passwords, collection_of)
+            indexer = Indexer(self.store, self.manifest, chunker, self.embedder, passwords, collection_of,
+                              self.config.max_file_mb)
             run = {"time": time.time(), "paths": [str(p) for p in paths]}
             try:
                 summary = indexer.run(paths, progress)
@@ -209,8 +210,10 @@ class Copilot:
     ) -> Answer:
         """Answer from the indexed documents; `IndexEmpty` if there are none.
 
-        `history` is the conversation so far, for follow-up questions.
+        `history` is the conversation so far, for follow-up questions.  The question is
+        cleaned first (`sanitize.question`): `BadQuestion` if nothing askable is left.
         """
+        question = sanitize.question(question)
         if not self.manifest.indexed_versions():
             raise IndexEmpty(
                 f"nothing is indexed yet in {self.config.index_dir}; run: copilot index FOLDER"

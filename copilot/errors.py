@@ -40,8 +40,12 @@ class IndexStale(CopilotError):
     exit_code = 4
 
 
-class QuestionTooLong(CopilotError):
-    """A question that cannot fit the model's context window with even one passage."""
+class BadQuestion(CopilotError):
+    """A question that cannot be asked as it is: empty once cleaned, or too long."""
+
+
+class QuestionTooLong(BadQuestion):
+    """A question longer than the product takes, or than the model's window holds with one passage."""
 
 
 class NetworkRefused(CopilotError, ConnectionRefusedError):

@@ -21,6 +21,9 @@ from pathlib import Path
 from copilot.types import Chunk, Page
 
 SPECIAL_TOKENS = 2  # [CLS] and [SEP]
+# WordPiece reads a "word" over 100 characters as one [UNK]: a base64 image or a line of
+# noise would be one chunk megabytes long.  Its first 100 characters stand for it.
+_LONG_WORD = re.compile(r"(\S{100})\S+")
 _SENTENCE_END = re.compile(r"(?<=[.!?;:])\s+(?=[\"'(\[A-Z0-9])")
 
 
@@ -60,7 +63,9 @@ class Chunker:
         units = list(self._units(text))
         if not units:
             return []
-        counts = [len(e.ids) for e in self._tok.encode_batch(units, add_special_tokens=False)]
+        counts: list[int] = []
+        for i in range(0, len(units), 1024):  # an Encoding is heavy: a 40 MB file's all at once took GBs
+            counts += [len(e.ids) for e in self._tok.encode_batch(units[i:i + 1024], add_special_tokens=False)]
         pieces: list[tuple[str, int]] = []
         for unit, n in zip(units, counts):
             pieces.extend(self._cut(unit, limit) if n > limit else [(unit, n)])
@@ -69,7 +74,7 @@ class Chunker:
     @staticmethod
     def _units(text: str) -> Iterator[str]:
         for paragraph in re.split(r"\n\s*\n", text):
-            paragraph = " ".join(paragraph.split())
+            paragraph = _LONG_WORD.sub("\\1…", " ".join(paragraph.split()))
             if paragraph:
                 yield from (s for s in _SENTENCE_END.split(paragraph) if s.strip())
 

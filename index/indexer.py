@@ -24,6 +24,7 @@ from pathlib import Path
 
 from copilot.errors import CopilotError, IndexBusy, SkipFile
 from copilot.models import sha256_of
+from copilot.sanitize import printable
 from copilot.types import Embedder
 from index import loaders
 from index.chunking import Chunker
@@ -58,16 +59,30 @@ def walk(paths: Iterable[Path]) -> Iterator[tuple[Path, str]]:
     for root in paths:
         root = root.expanduser().resolve()
         if root.is_file():
-            yield root, root.name
+            yield root, shown(root.name)
         elif root.is_dir():
             for dirpath, dirnames, filenames in os.walk(root):
                 dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
                 for name in sorted(filenames):
                     if not name.startswith("."):
                         file = Path(dirpath) / name
-                        yield file, str(file.relative_to(root))
+                        yield file, shown(str(file.relative_to(root)))
         else:
             raise CopilotError(f"no such file or folder: {root}")
+
+
+def shown(name: str) -> str:
+    """A file name as it may be printed: escape sequences and line breaks in a name
+    must not drive the terminal, and bytes that are not UTF-8 show as U+FFFD."""
+    return " ".join(printable(name).split())
+
+
+def _utf8(path: str) -> bool:
+    try:
+        path.encode("utf-8")
+        return True
+    except UnicodeEncodeError:  # os.walk gave the undecodable bytes as lone surrogates
+        return False
 
 
 def embedder_name(embedder: Embedder) -> str:
@@ -81,11 +96,13 @@ class Indexer:
     def __init__(
         self, store: ChromaStore, manifest: Manifest, chunker: Chunker, embedder: Embedder,
         passwords: Sequence[str] = (), collection_of: Callable[[Path], str] | None = None,
+        max_mb: int = 0,
     ):
         self.store, self.manifest = store, manifest
         self.chunker, self.embedder = chunker, embedder
         self.passwords = tuple(passwords)
         self.collection_of = collection_of or (lambda _file: "general")
+        self.max_mb = max_mb  # 0: no limit.  A file is read whole: a 4 GB one could take the run down
 
     def run(self, paths: Iterable[Path], progress: Progress | None = None) -> Summary:
         progress = progress or Silent()
@@ -95,6 +112,11 @@ class Indexer:
         summary = Summary()
         files = []
         for file, source in walk(roots):
+            if not _utf8(str(file)):  # the index's databases store names as text
+                summary.files += 1
+                summary.skipped.append((source, "its name is not valid UTF-8 (saved under another "
+                                                "system's encoding): rename the file to index it"))
+                continue
             if not loaders.supported(file):
                 suffix = file.suffix.lower() or "(no extension)"
                 summary.ignored[suffix] = summary.ignored.get(suffix, 0) + 1
@@ -147,6 +169,9 @@ class Indexer:
             return self._unchanged(old, summary)
         base = Entry(path, source, st.st_size, st.st_mtime_ns, sha, "skipped", collection=collection)
         try:
+            if self.max_mb and st.st_size > self.max_mb * 2**20:
+                raise SkipFile(f"too large to index ({st.st_size / 2**20:,.0f} MB; the limit is "
+                               f"{self.max_mb:,} MB: max_file_mb in config.toml)")
             doc = loaders.load(file, self.passwords)
             chunks = [replace(c, collection=collection)
                       for c in self.chunker.chunks(doc.pages, path, source, sha)]

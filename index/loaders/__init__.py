@@ -9,10 +9,12 @@ takes the rest of the run down with it.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from pathlib import Path
 
 from copilot.errors import SkipFile
-from copilot.types import Document
+from copilot.sanitize import printable
+from copilot.types import Document, Page
 
 Source = Path | bytes  # a file, or the bytes of an e-mail attachment
 Loader = Callable[[Source, Sequence[str]], Document]
@@ -63,7 +65,7 @@ def read_bytes(source: Source) -> bytes:
 
 def reason(exc: BaseException) -> str:
     """An exception as a short, one-line reason."""
-    text = str(exc).strip()
+    text = printable(str(exc)).strip()  # messages may quote the file's own bytes
     return (text.splitlines()[0] if text else type(exc).__name__)[:160]
 
 
@@ -92,4 +94,12 @@ def load_source(source: Source, suffix: str, passwords: Sequence[str] = ()) -> D
         raise SkipFile(f"could not be read: {type(exc).__name__}: {reason(exc)}") from None
     if not doc.pages:
         raise SkipFile("no text")
-    return doc
+    return _printable(doc)
+
+
+def _printable(doc: Document) -> Document:
+    """The document with no control characters or escape sequences left in what is stored
+    and later printed: a file must not be able to drive the terminal of whoever reads it."""
+    pages = tuple(Page(p.number, printable(p.text), printable(p.heading)) for p in doc.pages)
+    return replace(doc, pages=pages, title=printable(doc.title),
+                   meta={printable(k): printable(v) for k, v in doc.meta.items()})

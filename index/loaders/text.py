@@ -44,6 +44,12 @@ def decode(data: bytes, declared: str | None = None) -> str:
 
     guesses = list(from_bytes(data))
     if not guesses:
+        # No encoding makes sense of it.  Mostly printable bytes are still worth reading as
+        # Windows-1252 (a damaged file keeps its text); noise (random bytes are 11 % control
+        # codes) would be indexed as thousands of chunks of nonsense.
+        controls = sum(data.count(bytes([b])) for b in range(32) if b not in b"\t\n\r\x0c")
+        if controls > len(data) // 20:
+            raise SkipFile("not text: binary data (no text encoding fits it)")
         return data.decode("cp1252", errors="replace")
     best = guesses[0]
     for guess in guesses:

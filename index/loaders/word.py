@@ -10,6 +10,7 @@ from __future__ import annotations
 import io
 import re
 import zipfile
+import zlib
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -32,7 +33,10 @@ def load_docx(source: Path | bytes, passwords: Sequence[str] = ()) -> Document:
         raise SkipFile("encrypted: needs a password (protected Word file; save it unprotected to index it)")
     try:
         document = docx.Document(io.BytesIO(data))
-    except (PackageNotFoundError, zipfile.BadZipFile, KeyError) as exc:
+    # A damaged zip fails in many ways: bad offsets (ValueError), cut streams (EOFError,
+    # zlib.error), broken XML inside (lxml's XMLSyntaxError is a SyntaxError).
+    except (PackageNotFoundError, zipfile.BadZipFile, KeyError, ValueError, EOFError, zlib.error,
+            NotImplementedError, SyntaxError) as exc:
         raise SkipFile(f"corrupt: not a readable Word file ({reason(exc)})") from None
     sections = Sections()
     for block in document.iter_inner_content():
