@@ -21,6 +21,7 @@ from pathlib import Path
 from copilot.types import Chunk, Page
 
 SPECIAL_TOKENS = 2  # [CLS] and [SEP]
+SLICE_CHARS = 20_000  # the most of one over-long sentence encoded at once (see Chunker._cut)
 # WordPiece reads a "word" over 100 characters as one [UNK]: a base64 image or a line of
 # noise would be one chunk megabytes long.  Its first 100 characters stand for it.
 _LONG_WORD = re.compile(r"(\S{100})\S+")
@@ -64,8 +65,12 @@ class Chunker:
         if not units:
             return []
         counts: list[int] = []
-        for i in range(0, len(units), 1024):  # an Encoding is heavy: a 40 MB file's all at once took GBs
-            counts += [len(e.ids) for e in self._tok.encode_batch(units[i:i + 1024], add_special_tokens=False)]
+        for i in range(0, len(units), 1024):  # Encodings are heavy (see _cut): a batch at a time
+            batch = units[i:i + 1024]
+            # A unit too long to encode at once is cut in slices anyway: counting it would cost the same.
+            encoded = self._tok.encode_batch([u if len(u) <= SLICE_CHARS else "" for u in batch],
+                                             add_special_tokens=False)
+            counts += [len(e.ids) if len(u) <= SLICE_CHARS else limit + 1 for u, e in zip(batch, encoded)]
         pieces: list[tuple[str, int]] = []
         for unit, n in zip(units, counts):
             pieces.extend(self._cut(unit, limit) if n > limit else [(unit, n)])
@@ -79,7 +84,22 @@ class Chunker:
                 yield from (s for s in _SENTENCE_END.split(paragraph) if s.strip())
 
     def _cut(self, text: str, limit: int) -> list[tuple[str, int]]:
-        """A sentence longer than a chunk, cut at token boundaries."""
+        """A sentence longer than a chunk, cut at token boundaries.
+
+        Encoded a slice at a time: an Encoding costs ~150 bytes a token in Python
+        objects, and a text with no sentence ends (a log, a bad OCR layer) can be
+        one "sentence" of megabytes: 4 MB of it took 500 MB at once.
+        """
+        out = []
+        start = 0
+        while start < len(text):
+            end = len(text) if len(text) - start <= SLICE_CHARS else text.rfind(" ", start, start + SLICE_CHARS)
+            end = end if end > start else start + SLICE_CHARS  # no space to cut at: cut anyway
+            out += self._cut_slice(text[start:end], limit)
+            start = end
+        return out
+
+    def _cut_slice(self, text: str, limit: int) -> list[tuple[str, int]]:
         enc = self._tok.encode(text, add_special_tokens=False)
         words, offsets = enc.word_ids, enc.offsets
         out, start, total = [], 0, len(enc.ids)

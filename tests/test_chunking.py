@@ -33,6 +33,28 @@ def test_an_endless_sentence_is_cut_at_word_boundaries(chunker: Chunker) -> None
     assert all(w in text.split() for w in words)  # no word was broken in two
 
 
+def test_a_sentence_of_megabytes_is_cut_a_slice_at_a_time_and_loses_no_word(chunker: Chunker) -> None:
+    import tracemalloc
+
+    words = [f"w{i}" for i in range(150_000)]  # ~1 MB with no sentence end: a log, a bad OCR layer
+    tracemalloc.start()
+    chunks = chunker.split(" ".join(words))
+    _, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    assert all(tokens(chunker, c) <= 60 for c in chunks)
+    seen = set(" ".join(chunks).split())
+    assert seen == set(words)
+    assert peak < 40 * 2**20  # measured: 11 MB in slices, 127 MB encoded whole
+
+
+def test_a_word_longer_than_the_tokenizer_reads_is_cut_to_its_first_100_characters(chunker: Chunker) -> None:
+    blob = "data:image/png;base64," + "QUJD" * 250_000  # a 1 MB "word": WordPiece reads it as one [UNK]
+    chunks = chunker.split(f"Logo follows. {blob} End of letter.")
+    joined = " ".join(chunks)
+    assert max(len(c) for c in chunks) < 400 and "End of letter." in joined
+    assert "QUJDQUJD" in joined and joined.count("QUJD") < 25 and "…" in joined
+
+
 def test_the_window_caps_the_setting() -> None:
     big = Chunker(resolve_embedder("") / "tokenizer.json", max_tokens=10_000, overlap=32, window=256)
     assert big.max_tokens == 254  # the window less [CLS] and [SEP]
