@@ -6,8 +6,8 @@ each kind of input: read, skipped (with which reasons), or an error that
 escaped (none should).  A reason of the form "could not be read: KeyError..."
 means a loader failed in a way it does not name; those are listed too.
 
-    .venv/bin/python bench/fuzz.py                       # 2,000 files, 400 questions
-    .venv/bin/python bench/fuzz.py --files 200 --questions 50
+    .venv/bin/python bench/fuzz.py                       # 2,000 files, 400 questions, 12 MB huge files
+    .venv/bin/python bench/fuzz.py --files 200 --questions 50 --huge-mb 0
 """
 
 from __future__ import annotations
@@ -114,12 +114,56 @@ def questions(n: int) -> dict:
             "audit": f"{count} records, " + ("chain intact" if broken is None else f"BROKEN at {broken}")}
 
 
+def huge(mb: int) -> list[tuple[str, str]]:
+    """Index, each in a fresh home and a child process, files far larger than documents are:
+    `mb` MB of text with no sentence end, the same of random bytes named .txt, and one `mb`
+    MB "word".  Wall time and the child's peak RSS (os.wait4)."""
+    import json
+    import os
+    import random
+    import subprocess
+
+    copilot = str(Path(sys.executable).with_name("copilot"))
+    rows = []
+    work = Path(tempfile.mkdtemp(prefix="fuzz-huge-"))
+    rnd = random.Random(1)
+    words = "the client agreement shall terminate upon notice party confidential records".split()
+    makers = {
+        "unpunctuated.txt": lambda n: " ".join(rnd.choice(words) for _ in range(n // 7)).encode()[:n],
+        "noise.txt": lambda n: rnd.randbytes(n),
+        "one-word.txt": lambda n: b"x" * n,
+    }
+    models = work / "models"  # shared, and warmed first: exporting the embedder is not indexing
+    (work / "warm").mkdir()
+    (work / "warm" / "a.txt").write_text("A short document to prepare the embedder.")
+    subprocess.run([copilot, "index", str(work / "warm")], capture_output=True, check=True,
+                   env={**os.environ, "COPILOT_HOME": str(work / "home-warm"), "COPILOT_MODELS_HOME": str(models)})
+    for name, make in makers.items():
+        folder = work / name.split(".")[0]
+        folder.mkdir()
+        (folder / name).write_bytes(make(mb << 20))
+        env = {**os.environ, "COPILOT_HOME": str(work / f"home-{folder.name}"), "COPILOT_MODELS_HOME": str(models)}
+        started = time.perf_counter()
+        proc = subprocess.Popen([copilot, "index", "--json", str(folder)], stdout=subprocess.PIPE, env=env)
+        out = proc.stdout.read()
+        _, status, usage = os.wait4(proc.pid, 0)
+        summary = json.loads(out)
+        what = (f"{summary['chunks']:,} chunks" if summary["indexed"] else
+                "skipped: " + "; ".join(s["reason"] for s in summary["skipped"])[:60])
+        rows.append((f"{mb} MB {name}", f"{what}; {time.perf_counter() - started:.1f} s, "
+                                        f"peak RSS {usage.ru_maxrss / 1024:.0f} MiB, exit {os.waitstatus_to_exitcode(status)}"))
+    return rows
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--files", type=int, default=2000)
     parser.add_argument("--questions", type=int, default=400)
+    parser.add_argument("--huge-mb", type=int, default=12, help="size of each huge file (0: none)")
     args = parser.parse_args()
     started = time.perf_counter()
+    # Huge files first: a child's peak RSS counts from the parent's size at fork.
+    big = huge(args.huge_mb) if args.huge_mb else []
     f, q = files(args.files), questions(args.questions)
     rows = [("damaged files tried", f"{args.files:,}")]
     rows += [(f"  {fmt}", ", ".join(f"{k} {v}" for k, v in sorted(c.items()))) for fmt, c in sorted(f["by_format"].items())]
@@ -131,7 +175,8 @@ def main() -> None:
     rows += [("  outcomes", ", ".join(f"{k} {v}" for k, v in sorted(q["outcomes"].items())))]
     rows += [("errors that escaped (questions)", str(len(q["escaped"])))]
     rows += [("slowest question (s)", f"{q['slowest']:.2f}"), ("audit log after", q["audit"])]
-    rows += [("peak RSS (MiB)", f"{resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f}"),
+    rows += big
+    rows += [("peak RSS of the survey (MiB)", f"{resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f}"),
              ("wall time (s)", f"{time.perf_counter() - started:.0f}")]
     for line in f["escaped"] + q["escaped"]:
         print("ESCAPED:", line)

@@ -120,6 +120,12 @@ def test_eml_headers_body_and_attachments(tmp_path: Path) -> None:
     assert doc.problems == ("attachment logo.png: not read (unsupported type image/png)",)
 
 
+def test_an_eml_whose_address_the_parser_trips_on_is_still_read() -> None:
+    """Found by bench/fuzz.py: CPython's header parser raises IndexError on "<dana@"."""
+    doc = loaders.load_source(b"From: Dana <dana@\nSubject: Lease\n\nThe landlord agreed to renew.", ".eml")
+    assert doc.meta == {"from": "Dana <dana@", "subject": "Lease"} and "agreed to renew" in doc.pages[0].text
+
+
 @pytest.mark.parametrize(
     "name, reason",
     [

@@ -30,7 +30,7 @@ def load_eml(source: Path | bytes, passwords: Sequence[str] = ()) -> Document:
     from index.loaders import read_bytes
 
     msg = email.message_from_bytes(read_bytes(source), policy=policy.default)
-    meta = {h: one_line(str(msg[h])) for h in HEADERS if msg[h]}
+    meta = {h: value for h in HEADERS if (value := _header(msg, h))}
     if not meta:
         raise SkipFile("corrupt: not an e-mail message (no From, To, Date or Subject header)")
     subject = meta.get("subject", "")
@@ -42,6 +42,16 @@ def load_eml(source: Path | bytes, passwords: Sequence[str] = ()) -> Document:
     for part in msg.iter_attachments():
         pages.extend(_attachment(part, subject, passwords, problems))
     return Document(tuple(pages), title=subject, meta=meta, problems=tuple(problems))
+
+
+def _header(msg, name: str) -> str:
+    """A header's value; its raw text where the parser trips on it (a damaged address
+    makes CPython's header parser raise IndexError), so the body is still read."""
+    try:
+        return one_line(str(msg[name] or ""))
+    except Exception:  # noqa: BLE001 - any parser failure: the raw value is still worth having
+        raw = next((v for k, v in msg.raw_items() if k.lower() == name), "")
+        return one_line(str(raw))
 
 
 def _body(msg) -> str:
