@@ -124,6 +124,9 @@ def test_an_eml_whose_address_the_parser_trips_on_is_still_read() -> None:
     """Found by bench/fuzz.py: CPython's header parser raises IndexError on "<dana@"."""
     doc = loaders.load_source(b"From: Dana <dana@\nSubject: Lease\n\nThe landlord agreed to renew.", ".eml")
     assert doc.meta == {"from": "Dana <dana@", "subject": "Lease"} and "agreed to renew" in doc.pages[0].text
+    unknown = (b"From: a@b.example\nSubject: Lease\nContent-Type: text/plain; charset=\"utf-\xd6\x8dd8\"\n\n"
+               b"The landlord agreed to renew.")  # an unknown charset: LookupError in get_content()
+    assert "agreed to renew" in loaders.load_source(unknown, ".eml").pages[0].text
 
 
 @pytest.mark.parametrize(

@@ -58,7 +58,15 @@ def _body(msg) -> str:
     part = msg.get_body(preferencelist=("plain", "html"))
     if part is None:
         return ""
-    content = part.get_content()
+    try:
+        content = part.get_content()
+    except (LookupError, UnicodeError, ValueError):  # an unknown or damaged charset: detect it instead
+        from index.loaders.text import decode
+
+        try:
+            content = decode(part.get_payload(decode=True) or b"")
+        except SkipFile:
+            return ""
     if part.get_content_type() == "text/html":
         from index.loaders.web import load_html
 
