@@ -178,6 +178,7 @@ def test_the_command_line_takes_broken_and_huge_questions_in_one_line(indexed: C
 # A run over a folder of hostile files: each is named with its reason, the good ones are all indexed.
 
 @pytest.mark.slow
+@pytest.mark.filterwarnings("ignore:Generating overly large repr")  # hypothesis.find's damaged files
 def test_a_folder_of_hostile_files_indexes_every_good_one_and_names_the_rest(tmp_path: Path, config: Config) -> None:
     from hypothesis import find
 
