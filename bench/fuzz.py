@@ -117,15 +117,16 @@ def questions(n: int) -> dict:
 def huge(mb: int) -> list[tuple[str, str]]:
     """Index, each in a fresh home and a child process, files far larger than documents are:
     `mb` MB of text with no sentence end, the same of random bytes named .txt, and one `mb`
-    MB "word".  Wall time and the child's peak RSS (os.wait4)."""
-    import json
-    import os
+    MB "word".  Wall time and the child's peak RSS (bench_index.index)."""
     import random
-    import subprocess
 
-    copilot = str(Path(sys.executable).with_name("copilot"))
-    rows = []
+    from bench_index import index
+
     work = Path(tempfile.mkdtemp(prefix="fuzz-huge-"))
+    models = work / "models"  # shared, and warmed first: exporting the embedder is not indexing
+    (work / "warm").mkdir()
+    (work / "warm" / "a.txt").write_text("A short document to prepare the embedder.")
+    index(work / "home-warm", models, work / "warm")
     rnd = random.Random(1)
     words = "the client agreement shall terminate upon notice party confidential records".split()
     makers = {
@@ -133,25 +134,15 @@ def huge(mb: int) -> list[tuple[str, str]]:
         "noise.txt": lambda n: rnd.randbytes(n),
         "one-word.txt": lambda n: b"x" * n,
     }
-    models = work / "models"  # shared, and warmed first: exporting the embedder is not indexing
-    (work / "warm").mkdir()
-    (work / "warm" / "a.txt").write_text("A short document to prepare the embedder.")
-    subprocess.run([copilot, "index", str(work / "warm")], capture_output=True, check=True,
-                   env={**os.environ, "COPILOT_HOME": str(work / "home-warm"), "COPILOT_MODELS_HOME": str(models)})
+    rows = []
     for name, make in makers.items():
         folder = work / name.split(".")[0]
         folder.mkdir()
         (folder / name).write_bytes(make(mb << 20))
-        env = {**os.environ, "COPILOT_HOME": str(work / f"home-{folder.name}"), "COPILOT_MODELS_HOME": str(models)}
-        started = time.perf_counter()
-        proc = subprocess.Popen([copilot, "index", "--json", str(folder)], stdout=subprocess.PIPE, env=env)
-        out = proc.stdout.read()
-        _, status, usage = os.wait4(proc.pid, 0)
-        summary = json.loads(out)
+        summary, wall, rss = index(work / f"home-{folder.name}", models, folder)
         what = (f"{summary['chunks']:,} chunks" if summary["indexed"] else
                 "skipped: " + "; ".join(s["reason"] for s in summary["skipped"])[:60])
-        rows.append((f"{mb} MB {name}", f"{what}; {time.perf_counter() - started:.1f} s, "
-                                        f"peak RSS {usage.ru_maxrss / 1024:.0f} MiB, exit {os.waitstatus_to_exitcode(status)}"))
+        rows.append((f"{mb} MB {name}", f"{what}; {wall:.1f} s, peak RSS {rss:.0f} MiB"))
     return rows
 
 

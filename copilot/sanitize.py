@@ -19,8 +19,9 @@ MAX_QUESTION_CHARS = 20_000  # ~5,000 tokens: more than any context window the p
 # Terminal escape sequences whole (CSI, OSC, and two-character ones), so no parameter bytes are left behind.
 _ESCAPES = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)?|\x1b[@-_]?")
 # C0 controls but tab and newline, DEL and C1; bidi embeddings, overrides and isolates
-# (which make text read differently from what it says: "Trojan Source"); lone surrogates.
-_UNWANTED = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069\ud800-\udfff]")
+# (which make text read differently from what it says: "Trojan Source").
+_UNWANTED = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+_SURROGATES = re.compile("[\ud800-\udfff]")  # argv's and os.walk's stand-ins for bytes that are not UTF-8
 
 
 def printable(text: str) -> str:
@@ -28,7 +29,7 @@ def printable(text: str) -> str:
     U+FFFD, line ends as \\n, in Unicode normal form C."""
     text = text.replace("\r\n", "\n").replace("\r", "\n").replace("\x0c", "\n")
     text = _ESCAPES.sub("", text)
-    text = re.sub("[\ud800-\udfff]", "\ufffd", text)
+    text = _SURROGATES.sub("\ufffd", text)
     return unicodedata.normalize("NFC", _UNWANTED.sub("", text))
 
 

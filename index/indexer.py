@@ -112,14 +112,14 @@ class Indexer:
         summary = Summary()
         files = []
         for file, source in walk(roots):
+            if not loaders.supported(file):
+                suffix = file.suffix.lower() or "(no extension)"
+                summary.ignored[suffix] = summary.ignored.get(suffix, 0) + 1
+                continue
             if not _utf8(str(file)):  # the index's databases store names as text
                 summary.files += 1
                 summary.skipped.append((source, "its name is not valid UTF-8 (saved under another "
                                                 "system's encoding): rename the file to index it"))
-                continue
-            if not loaders.supported(file):
-                suffix = file.suffix.lower() or "(no extension)"
-                summary.ignored[suffix] = summary.ignored.get(suffix, 0) + 1
                 continue
             try:
                 files.append((file, source, file.stat()))

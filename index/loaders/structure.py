@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import re
 
+from copilot.sanitize import printable
 from copilot.types import Page
 
 MAX_HEADING = 120  # characters of heading path kept: the deepest part matters most
 
 
 def clean(text: str) -> str:
-    """Collapse runs of spaces, keep paragraph breaks, drop NULs and form feeds."""
-    text = text.replace("\x00", "").replace("\x0c", "\n").replace("\r\n", "\n").replace("\r", "\n")
+    """Printable text (`copilot.sanitize.printable`: no NULs, controls or escapes, line ends
+    as \n) with runs of spaces collapsed and paragraph breaks kept."""
+    text = printable(text)
     text = re.sub(r"[ \t\u00a0\u2000-\u200b]+", " ", text)
     text = re.sub(r" *\n *", "\n", text)
     return re.sub(r"\n{3,}", "\n\n", text).strip()
