@@ -70,15 +70,6 @@ class Access:
     def everything(self) -> bool:
         return EVERYTHING in self.collections
 
-    def allows(self, collection: str) -> bool:
-        return self.everything or collection in self.collections
-
-    def where(self) -> dict | None:
-        """The vector store's filter for these collections (None: no filter needed)."""
-        if self.everything:
-            return None
-        return {"collection": {"$in": sorted(self.collections)}}
-
     def describe(self) -> str:
         what = "every collection" if self.everything else ", ".join(sorted(self.collections))
         return f"{self.person.user} may read {what} (policy {self.policy})"

@@ -78,6 +78,16 @@ class AuditLog:
             if record is not None:
                 yield record
 
+    def last(self) -> dict | None:
+        """The newest complete record, read from the end (None: an empty or missing log)."""
+        try:
+            with self.file.open("rb") as fh:
+                return _last_record(fh)
+        except FileNotFoundError:
+            return None
+        except OSError as exc:
+            raise AuditError(f"cannot read the audit log {self.file}: {exc.strerror}") from None
+
     def get(self, n: int) -> dict:
         for record in self.records():
             if record.get("n") == n:

@@ -30,7 +30,7 @@ def verify_cmd(ctx: click.Context) -> None:
     if broken:
         click.secho(f"BROKEN at record {broken.n}: {broken.reason} ({log.file})", fg="red")
         ctx.exit(1)
-    last = next(iter(reversed(list(log.records()))), None)
+    last = log.last()
     click.echo(f"ok: {count} records, chain intact" + (f"; last hash {last['hash']}" if last else "")
                + f" ({log.file})")
 

@@ -59,7 +59,7 @@ class Attempt:
 
 _attempts: list[Attempt] = []
 _lock = threading.Lock()
-_state = {"installed": False, "log": None}
+_state = {"installed": False, "log": None, "fail": False}
 _probe = threading.local()  # set while self_test() runs: refuse, but record nothing
 
 
@@ -129,7 +129,7 @@ def _hook(event: str, args: tuple) -> None:
             except OSError:
                 pass  # the refusal below matters more than the record
     message = f"offline guard refused a network connection to {target[1]} ({event}) from {attempt.where}"
-    if _state.get("fail"):
+    if _state["fail"]:
         # Fail-on-attempt: a library that catches the refusal and carries on must not hide it.
         os.write(2, f"copilot: {message}; stopping (guard = \"fail\")\n".encode())
         os._exit(70)
@@ -142,7 +142,7 @@ def install(log: Path | None = None, fail: bool = False) -> None:
     With `fail`, any attempt ends the process at once (exit 70) after it is logged.
     """
     set_flags()
-    _state["fail"] = _state.get("fail", False) or fail
+    _state["fail"] = _state["fail"] or fail
     if log is not None:
         log.parent.mkdir(parents=True, exist_ok=True)
         _state["log"] = log
@@ -153,7 +153,7 @@ def install(log: Path | None = None, fail: bool = False) -> None:
 
 def settings() -> tuple[Path | None, bool]:
     """This process's guard log and fail mode, for a child process to install the same guard."""
-    return _state["log"], bool(_state.get("fail"))
+    return _state["log"], _state["fail"]
 
 
 def active() -> bool:
