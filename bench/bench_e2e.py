@@ -27,10 +27,8 @@ CUAD = ROOT.parent / "shared" / "eval" / "cuad"
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(HERE))
 
-from copilot.answer import citations_for  # noqa: E402
 from copilot.config import Config  # noqa: E402
 from copilot.engine import Copilot  # noqa: E402
-from copilot.prompt import fit  # noqa: E402
 from report import machine, record  # noqa: E402
 
 
@@ -68,7 +66,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--pdfs", type=int, default=70)
     ap.add_argument("--questions", type=int, default=20)
-    ap.add_argument("--model", default="qwen2.5-coder-0.5b")
+    ap.add_argument("--model", default=Config.model)
     ap.add_argument("--max-tokens", type=int, default=128)
     ap.add_argument("--home", type=Path, help="reuse this COPILOT_HOME (its index) instead of a fresh one")
     args = ap.parse_args()
@@ -107,11 +105,10 @@ def main() -> None:
             ours.append(answer.timings.tokens_per_s)
 
     def baseline(q: dict) -> None:
-        sources = citations_for(engine.answerer.retriever.search(q["question"]).relevant)
-        if sources:  # the product does not generate without sources either
-            gen = engine.generator
-            fitted = fit(q["question"], sources, (), gen.count_tokens, gen.context_window, args.max_tokens)
-            rate, _ = plain_generation(plain, fitted.messages, args.max_tokens)
+        found = engine.answerer.retriever.search(q["question"])
+        if found.relevant:  # the product does not generate without sources either
+            brief = engine.answerer.brief(q["question"], found)
+            rate, _ = plain_generation(plain, brief.messages, args.max_tokens)
             if rate:
                 theirs.append(rate)
 

@@ -16,6 +16,7 @@ import argparse
 import json
 import sys
 import time
+from functools import partial
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
@@ -42,25 +43,28 @@ def main() -> None:
     ap.add_argument("--model", help="packaged model name or GGUF path (default: the configured one)")
     ap.add_argument("--workdir", type=Path, default=Path.home() / ".cache" / "firm-copilot" / "eval")
     ap.add_argument("--from", dest="done", type=Path, help="the JSON of a finished `copilot eval` run")
+    ap.add_argument("--part", choices=["all", "dev", "test"], default="all", help="CUAD: one half of the contracts")
     args = ap.parse_args()
     config = config_mod.load(model=args.model)
     if args.done:
         finished = json.loads(args.done.read_text())
-        rows = list(finished["rows"].items())
+        headers = tuple(finished.get("headers", ("measure", "value")))
+        rows = [(k, *(v if isinstance(v, list) else [v])) for k, v in finished["rows"].items()]
         record(__file__, rows, f"{args.benchmark}: recorded from `copilot eval` ({args.done.name}).",
-               figures_only(finished))
+               figures_only(finished), headers=headers)
         return
     started = time.perf_counter()
-    run = {"scifact": scifact.run, "cuad": cuad.run}[args.benchmark]
+    run = {"scifact": scifact.run, "cuad": partial(cuad.run, part=args.part)}[args.benchmark]
     report = run(DATA / args.benchmark, config, args.workdir / args.benchmark, args.limit)
     seconds = time.perf_counter() - started
     what = {
         "scifact": f"SciFact, {f'the first {args.limit}' if args.limit else 'all'} queries, "
                    f"the shipped MiniLM ({config.embed_backend})",
-        "cuad": f"CUAD, {f'a fixed sample of {args.limit}' if args.limit else 'all'} questions, "
-                f"model {config.model}, top_k {config.top_k}",
+        "cuad": f"CUAD, {f'a fixed sample of {args.limit}' if args.limit else 'all'} questions"
+                f"{'' if args.part == 'all' else f' of the {args.part} half'}, model {config.model}",
     }[args.benchmark]
-    record(__file__, report.rows + [("wall time", f"{seconds:.0f} s")], what + ".", figures_only(report.data))
+    wall = ("wall time", f"{seconds:.0f} s", *([""] * (len(report.headers) - 2)))
+    record(__file__, report.rows + [wall], what + ".", figures_only(report.data), headers=report.headers)
 
 
 if __name__ == "__main__":

@@ -19,16 +19,18 @@ def machine() -> str:
     return f"{platform.machine()}, {len(os.sched_getaffinity(0))} cores, Python {platform.python_version()}"
 
 
-def record(script: str, rows: list[tuple[str, str]], note: str, raw: dict, where: str | None = None) -> None:
+def record(script: str, rows: list[tuple[str, ...]], note: str, raw: dict, where: str | None = None,
+           headers: tuple[str, ...] = ("measure", "value")) -> None:
     """Print the table; append it to RESULTS.md; write the raw figures to results/."""
     stamp = time.strftime("%Y-%m-%d %H:%M")
-    text = markdown_table(rows)
+    text = markdown_table(rows, headers)
     print(text)
     results = HERE / "results"
     results.mkdir(exist_ok=True)
     name = Path(script).stem
     (results / f"{name}-{time.strftime('%Y%m%d-%H%M%S')}.json").write_text(
-        json.dumps({"when": stamp, "machine": where or machine(), "rows": dict(rows), **raw},
+        json.dumps({"when": stamp, "machine": where or machine(),
+                    "rows": {r[0]: list(r[1:]) if len(r) > 2 else r[1] for r in rows}, **raw},
                    indent=2, default=str)
     )
     with (HERE / "RESULTS.md").open("a") as fh:

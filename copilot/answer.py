@@ -1,15 +1,24 @@
-"""Answering: a question (and its conversation) in, a streamed, cited, checked answer out.
+"""Answering: a question (and its conversation) in, a short answer, its quote and citation out.
 
-The model sees only the retrieved passages, numbered, and is told to cite
-them as [n] and to say "The documents do not say." when they do not hold
-the answer.  (Told to reply "NOT FOUND", the 0.5B default model replied it
-even to a one-sentence source holding the answer.)  When retrieval finds
-nothing relevant the model is not asked at all: a model left without
-sources answers from its own knowledge, which is what users of a grounded
-copilot must never get.  Every answer's sentences then go through the
-mechanical grounding check (`copilot.grounding`); an answer none of whose
-sentences the passages bear out is reported as not found, its draft shown
-flagged beneath.
+The path gives the model the least to do and checks the rest mechanically:
+
+1. Retrieval finds passages (`copilot.retrieval`); when none is relevant
+   the model is not asked at all: a model left without sources answers from
+   its own knowledge, which users of a grounded copilot must never get.
+2. The passages' sentences are scored against the question and only the
+   best few are shown to the model (`copilot.evidence`, `copilot.prompt`).
+3. Before it writes a word, the model's own probability of replying "Not
+   stated." and the best sentence's closeness to the question are turned
+   into a calibrated confidence (`copilot.confidence`); below the floor the
+   answer is "not found" and nothing is generated.
+4. The model writes the answer in a few words copied from the sentences,
+   streamed as it comes.  Past a floor it may not reply "Not stated." (the
+   floor decided that, its doubt weighed in); with no calibration for the
+   model, that reply of its own is the refusal.
+5. The sentence that bears the answer out is found by its words (the
+   grounding check, `copilot.grounding`): it is the quote, verbatim by
+   construction, and its passage's file and page the citation.  An answer
+   no sentence bears out is reported as not found, its draft flagged.
 
 A follow-up question ("and when does it expire?") is first rewritten by the
 model into a standalone one, which is what retrieval searches with (see
@@ -22,25 +31,43 @@ import re
 import threading
 import time
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
 
-from copilot import grounding, prompt
-from copilot.retrieval import Retriever
+from copilot import confidence, evidence, grounding, prompt
+from copilot.config import Config
+from copilot.retrieval import Retrieval, Retriever
 from copilot.sanitize import printable
+from copilot.sentences import unnumbered
 from copilot.types import (
-    NOTHING_RELEVANT, SOURCES_SILENT, UNSUPPORTED, Answer, Citation, Generator, Hit, Timings,
+    NOTHING_RELEVANT, SOURCES_SILENT, UNCERTAIN, UNSUPPORTED, Answer, Citation, Confidence, Embedder,
+    Generator, Hit, Timings,
 )
 
 NOT_FOUND = "Not found in the indexed documents."
 NOT_FOUND_MARK = re.compile(
-    r"^\W*(not\s+found\b|the\s+(documents|sources)\s+do\s+not\s+(say|contain|answer))", re.IGNORECASE
+    r"^\W*(not\s+(found|stated)\b|the\s+(documents|sources|sentences)\s+do\s+not\s+(say|contain|answer|state))",
+    re.IGNORECASE,
 )
-CITE = grounding.CITE
-
 TokenFn = Callable[[str], None]
 
 
+@dataclass(frozen=True)
+class Brief:
+    """What the model is given, and what its answer is checked and cited against.
+
+    `quotable` are the evidence sentences it reads, best first, each with the
+    number of the source it is from; `best` is the best of them.
+    """
+
+    messages: list[dict[str, str]]
+    max_tokens: int
+    sources: tuple[Citation, ...]
+    quotable: tuple[tuple[str, int], ...]
+    best: evidence.Sentence
+
+
 def citations_for(hits: Sequence[Hit]) -> list[Citation]:
-    """Number hits 1..n as the model and the user will see them."""
+    """Number hits 1..n as the user will see them."""
     return [
         Citation(
             i, h.chunk.source, h.chunk.path, h.chunk.page, round(h.score, 4),
@@ -51,10 +78,15 @@ def citations_for(hits: Sequence[Hit]) -> list[Citation]:
 
 
 class Answerer:
-    """Rewrite a follow-up, retrieve, prompt within the window, stream, cite, check."""
+    """Rewrite a follow-up, retrieve, pick the evidence, judge, stream, quote, check."""
 
-    def __init__(self, retriever: Retriever, generator: Generator, max_tokens: int = 512):
+    def __init__(self, retriever: Retriever, generator: Generator, max_tokens: int = Config.max_tokens,
+                 embedder: Embedder | None = None, evidence_tokens: int = Config.evidence_tokens,
+                 evidence_sentences: int = Config.evidence_sentences, min_confidence: float | None = None):
         self.retriever, self.generator, self.max_tokens = retriever, generator, max_tokens
+        self.embedder = embedder or retriever.embedder
+        self.evidence_tokens, self.evidence_sentences = evidence_tokens, evidence_sentences
+        self.min_confidence = min_confidence  # None: the model's calibrated floor
 
     def standalone(self, question: str, history: Sequence[Answer],
                    cancel: threading.Event | None = None) -> tuple[str, bool]:
@@ -99,18 +131,34 @@ class Answerer:
         started = time.perf_counter()
         search, rewritten = self.standalone(question, history, cancel)
         found = self.retriever.search(search)
-        retrieval_ms = (time.perf_counter() - started) * 1000
         if not found.relevant:
             on_token(NOT_FOUND)
-            return Answer(question, NOT_FOUND, False, sources=tuple(citations_for(found.nearest)),
-                          timings=Timings(retrieval_ms), reason=NOTHING_RELEVANT, standalone=search)
-        gen = self.generator
+            return Answer(question, NOT_FOUND, False,
+                          sources=tuple(citations_for(found.nearest[:self.retriever.top_k])),
+                          timings=Timings((time.perf_counter() - started) * 1000), reason=NOTHING_RELEVANT,
+                          standalone=search)
         # Unrewritten, the follow-up itself is asked: the history shown with it gives its sense.
-        fitted = prompt.fit(search if rewritten else question, citations_for(found.relevant), history,
-                            gen.count_tokens, gen.context_window, self.max_tokens)
+        brief = self.brief(search if rewritten else question, found, history)
+        retrieval_ms = (time.perf_counter() - started) * 1000
+        gen = self.generator
         started = time.perf_counter()
+        refusal = gen.opening_probability(brief.messages, [prompt.REFUSAL], cancel)
+        judged = confidence.judge(Confidence(round(refusal, 6), round(brief.best.similarity, 4),
+                                             round(brief.best.terms, 4)),
+                                  getattr(gen, "name", ""), self.min_confidence)
+        done = Answer(question, NOT_FOUND, False, sources=brief.sources, standalone=search, confidence=judged)
+        if cancel is not None and cancel.is_set():
+            return replace(done, text="", cancelled=True,
+                           timings=self._timings(retrieval_ms, started, None, time.perf_counter()))
+        if judged.value is not None and judged.floor is not None and judged.value < judged.floor:
+            on_token(NOT_FOUND)
+            return replace(done, reason=UNCERTAIN,
+                           timings=self._timings(retrieval_ms, started, None, time.perf_counter()))
+        # Past a floor, whether to answer was decided by it (the model's doubt included): the
+        # model now answers, and the grounding check judges what it says.
+        avoid = (prompt.REFUSAL,) if judged.floor is not None else ()
         first, parts = None, []
-        stream = gen.stream(fitted.messages, fitted.max_tokens, cancel)
+        stream = gen.stream(brief.messages, brief.max_tokens, cancel, stop=("\n",), avoid=avoid)
         try:
             for piece in stream:
                 if cancel is not None and cancel.is_set():
@@ -123,9 +171,25 @@ class Answerer:
             getattr(stream, "close", lambda: None)()
         # Set before the end, or while the prompt was read (the model then stops at once).
         cancelled = cancel is not None and cancel.is_set()
-        ended = time.perf_counter()
-        timings = self._timings(retrieval_ms, started, first, ended)
-        return self._finish(question, search, "".join(parts).strip(), fitted.sources, timings, cancelled)
+        answer = replace(done, text="".join(parts).strip(), found=True, cancelled=cancelled,
+                         timings=self._timings(retrieval_ms, started, first, time.perf_counter()))
+        return _finish(answer, brief.quotable, search)
+
+    def brief(self, question: str, found: Retrieval, history: Sequence[Answer] = ()) -> Brief:
+        """What the model is given for `question`: the best evidence sentences of what was
+        found, fitted to its window with the conversation, and the sources to list."""
+        gen = self.generator
+        gathered = evidence.gather(found.focus, found.vector, found.nearest, self.embedder)
+        shown = gathered.best(gen.count_tokens, self.evidence_tokens, self.evidence_sentences)
+        # The sources listed: the best passages, and every passage a shown sentence is from.
+        listed = sorted(set(range(min(self.retriever.top_k, len(gathered.passages)))) | {s.passage for s in shown})
+        sources = citations_for([gathered.passages[i] for i in listed])
+        number = {i: c.n for i, c in zip(listed, sources)}
+        fitted = prompt.fit(question, [unnumbered(s.text) for s in shown], history,
+                            gen.count_tokens, gen.context_window, self.max_tokens)
+        shown = shown[:fitted.shown]
+        return Brief(fitted.messages, fitted.max_tokens, tuple(sources),
+                     tuple((s.text, number[s.passage]) for s in shown), max(shown, key=lambda s: s.score))
 
     def _timings(self, retrieval_ms: float, started: float, first, ended: float) -> Timings:
         gen = self.generator
@@ -139,16 +203,18 @@ class Answerer:
             tokens_per_s=(n_out - 1) / (ended - first) if first and n_out > 1 and ended > first else None,
         )
 
-    def _finish(self, question, search, text, sources, timings, cancelled) -> Answer:
-        if not cancelled and (not text or NOT_FOUND_MARK.match(CITE.sub("", text))):
-            return Answer(question, NOT_FOUND, False, sources=tuple(sources), timings=timings,
-                          reason=SOURCES_SILENT, standalone=search)
-        claims = grounding.check(text, sources, search)
-        if not cancelled and not any(c.supported and not c.restates for c in claims):
-            # Nothing it says is in the passages: that is "not found", with the draft shown flagged.
-            return Answer(question, NOT_FOUND, False, sources=tuple(sources), timings=timings,
-                          claims=claims, reason=UNSUPPORTED, standalone=search)
-        by_number = {c.n: c for c in sources}
-        cited = dict.fromkeys(n for claim in claims for n in claim.cites)
-        return Answer(question, text, True, tuple(by_number[n] for n in cited), tuple(sources),
-                      timings, cancelled, claims, standalone=search)
+
+def _finish(answer: Answer, quotable: Sequence[tuple[str, int]], question: str) -> Answer:
+    """The draft checked against the evidence sentences: quoted and cited, or not found."""
+    text = answer.text
+    if answer.cancelled:
+        return answer
+    if not text or NOT_FOUND_MARK.match(grounding.CITE.sub("", text)):
+        return replace(answer, text=NOT_FOUND, found=False, reason=SOURCES_SILENT)
+    claims, quotes = grounding.check(text, quotable, question)
+    if not any(c.supported and not c.restates for c in claims) and not all(c.restates for c in claims):
+        # Nothing it says is in the evidence: that is "not found", with the draft shown flagged.
+        return replace(answer, text=NOT_FOUND, found=False, claims=claims, reason=UNSUPPORTED)
+    by_number = {c.n: c for c in answer.sources}
+    cited = tuple(by_number[n] for n in dict.fromkeys(q.n for q in quotes))
+    return replace(answer, claims=claims, quotes=quotes, citations=cited)

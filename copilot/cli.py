@@ -132,9 +132,9 @@ def ask(ctx: click.Context, question: str, as_json: bool, top_k: int | None, max
     click.echo()
     if not answer.found and "".join(streamed).strip() != answer.text:
         click.echo(answer.text)  # the model said it its own way, or its draft failed the check
-    from copilot.grounding import report
+    from copilot.grounding import quote_lines, report
 
-    for line in report(answer.claims, answer.found):
+    for line in quote_lines(answer) + report(answer.claims, answer.found):
         click.echo(line)
     if answer.shown_sources:
         click.echo(f"\n{answer.sources_heading}:")
@@ -151,22 +151,27 @@ def ask(ctx: click.Context, question: str, as_json: bool, top_k: int | None, max
               help="Where to write the JSON results (default: $COPILOT_HOME/eval/BENCHMARK.json).")
 @click.option("--workdir", type=click.Path(path_type=Path, file_okay=False),
               help="Where the benchmark's own index lives (default: $COPILOT_HOME/eval/BENCHMARK).")
+@click.option("--part", type=click.Choice(["all", "dev", "test"]), default="all", show_default=True,
+              help="CUAD: only the contracts of one half (tune on dev, report test).")
 @click.pass_context
 def evaluate(ctx: click.Context, benchmark: str, data: Path, limit: int, out: Path | None,
-             workdir: Path | None) -> None:
+             workdir: Path | None, part: str) -> None:
     """Measure answer quality on BENCHMARK's data in DATA (a BEIR SciFact or a CUAD folder).
 
     SciFact: nDCG@10 and recall@5 for dense, lexical and hybrid retrieval.
     CUAD: evidence hit@5, answer accuracy, refusals, citation accuracy and
-    latency, with the configured model.  The data set is indexed into its own
-    home (kept, so the next run only asks); your own index is not touched.
+    latency, with the configured model, for all the contracts and for each of
+    two fixed halves (dev, test).  The data set is indexed into its own home
+    (kept, so the next run only asks); your own index is not touched.
     """
+    from functools import partial
+
     from copilot.eval import cuad, scifact
     from copilot.progress import IndexBar
     config = ctx.obj
     workdir = workdir or config.home / "eval" / benchmark
     out = out or config.home / "eval" / f"{benchmark}.json"
-    run = {"scifact": scifact.run, "cuad": cuad.run}[benchmark]
+    run = {"scifact": scifact.run, "cuad": partial(cuad.run, part=part)}[benchmark]
     live = sys.stderr.isatty()
 
     def progress(done: int, total: int, what: str) -> None:

@@ -33,7 +33,7 @@ class Config:
     """Every setting the product has, with its default."""
 
     home: Path = dataclasses.field(default_factory=default_home)
-    model: str = "qwen2.5-coder-0.5b"  # a packaged model's name or a GGUF path
+    model: str = "qwen2.5-coder-1.5b"  # a packaged model's name or a GGUF path (bench/RESULTS.md: why this one)
     embedder: str = ""  # a sentence-transformers folder; empty: the packaged MiniLM
     embed_backend: str = "onnx-int8"  # onnx-int8 (fastest), onnx (fp32) or torch (sentence-transformers)
     models_home: str = ""  # where prepared models are kept; empty: $COPILOT_HOME/models
@@ -42,9 +42,13 @@ class Config:
     temperature: float = 0.0
     threads: int = 0  # 0: let llama.cpp choose
     gpu_layers: int = 0
-    top_k: int = 5
+    top_k: int = 5  # passages listed as sources
     retrieval: str = "hybrid"  # hybrid (BM25 + vectors, fused), dense or lexical
+    retrieval_depth: int = 24  # passages whose sentences are weighed as evidence
     min_score: float = 0.25  # cosine similarity below which a passage is unrelated
+    evidence_tokens: int = 240  # what the evidence sentences shown to the model may take: most of the wait
+    evidence_sentences: int = 6  # at most this many evidence sentences, however short
+    min_confidence: float = -1.0  # below it, "not found"; -1: the model's calibrated floor, 0: never
     chunk_tokens: int = 200
     chunk_overlap: int = 32
     max_file_mb: int = 256  # larger files are skipped, with the reason; 0: no limit

@@ -117,9 +117,10 @@ class Copilot:
             walls = self.walls()
             retriever = Retriever(
                 self.embedder, self.store, lambda: self.manifest.indexed_versions(walls), c.top_k,
-                c.min_score, lexical=self.manifest, mode=c.retrieval, collections=walls,
+                c.min_score, lexical=self.manifest, mode=c.retrieval, collections=walls, depth=c.retrieval_depth,
             )
-            return Answerer(retriever, self.generator, c.max_tokens)
+            return Answerer(retriever, self.generator, c.max_tokens, self.embedder, c.evidence_tokens,
+                            c.evidence_sentences, None if c.min_confidence < 0 else c.min_confidence)
 
         return self._part("answerer", make)
 
@@ -253,6 +254,9 @@ class Copilot:
             return {"file": path.name, "sha256": file_sha256(path), "setting": c.model,
                     "settings": {"temperature": c.temperature, "max_tokens": c.max_tokens,
                                  "context_window": c.context_window, "top_k": c.top_k,
-                                 "min_score": c.min_score, "retrieval": c.retrieval}}
+                                 "min_score": c.min_score, "retrieval": c.retrieval,
+                                 "retrieval_depth": c.retrieval_depth, "evidence_tokens": c.evidence_tokens,
+                                 "evidence_sentences": c.evidence_sentences,
+                                 "min_confidence": c.min_confidence}}
 
         return self._part("model_record", make)

@@ -1,4 +1,4 @@
-"""An answer as text to paste or file: the answer, the check's verdict, and each source in full.
+"""An answer as text to paste or file: the answer, its quotes, the check's verdict, each source in full.
 
 What a lawyer pastes into a memo must carry its sources with it, so the
 citations travel as `[n] file, page N` with the passage quoted under each.
@@ -13,6 +13,8 @@ from copilot.types import Answer
 def markdown(answer: Answer) -> str:
     """`answer` as Markdown: question, answer, verdict, then its sources quoted."""
     lines = [f"**Q:** {answer.question}", "", answer.text]
+    for quote, citation in answer.quoted():
+        lines += ["", f"> “{quote.text}”", ">", f"> — {citation.label()}"]
     if answer.cancelled:
         lines += ["", "_(cancelled before the answer was complete)_"]
     check = report(answer.claims, answer.found)

@@ -1,20 +1,21 @@
-"""The mechanical check of an answer against its sources: no model, just words.
+"""The mechanical check of an answer against the evidence it was written from: no model, just words.
 
-Each sentence of an answer is compared with the passages it cites.  It is
-supported when most of its content words (stemmed; stop words ignored)
-occur in them and every number it states does, or when it quotes one of
-them word for word.  Words the sentence only echoes from the question
-("The governing law of the Acme agreement is…") state nothing, so they are
-not counted: a sentence that merely restates the question about a clause
-no passage holds is not supported by sharing the parties' names with them.  A sentence citing nothing, or citing passages that do
-not bear it out, gets the source that does support it, marked as found by
-the check; if none does, it is flagged unsupported for the user to see.
+Each sentence of an answer is compared with each evidence sentence the
+model read.  It is borne out by one when most of its content words
+(stemmed; stop words ignored; numbers written out count as digits) occur
+in it and every number it states does, or when it quotes it word for word.
+Words the sentence only echoes from the question ("The governing law of
+the Acme agreement is…") state nothing, so they are not counted: a
+sentence that merely restates the question about a clause no sentence
+holds is not borne out by sharing the parties' names with them.  The
+evidence sentence that bears an answer sentence out is its quote, and the
+quote's passage its citation; a sentence none bears out is flagged.
 
 This catches the failures a small model makes most: a number or a name
-that is in no source, a sentence pinned on the wrong source, a claim from
-the model's own knowledge.  It does not catch a supported sentence used
-to say something false (negation, wrong pairing of facts): it is a first
-line of defence, shown as such, not a verdict.
+that is in no source, a claim from the model's own knowledge.  It does
+not catch a supported sentence used to say something false (negation,
+wrong pairing of facts): it is a first line of defence, shown as such,
+and the quote under the answer is there for the reader to judge.
 """
 
 from __future__ import annotations
@@ -23,7 +24,8 @@ import re
 from collections.abc import Sequence
 from functools import lru_cache
 
-from copilot.types import Citation, Claim
+from copilot.sentences import ABBREVIATION
+from copilot.types import Claim, Quote
 
 SUPPORT = 0.6  # share of a sentence's content words its passages must hold
 QUOTE_WORDS = 4  # a quotation this long found verbatim supports its sentence
@@ -34,11 +36,8 @@ STOP = frozenset(
     "such than that the their them then there these they this those to under upon was we were "
     "what when where which while who whom why will with would you your also any each both either "
     "per all other only same own very more most some about above after again against before "
-    "below between during further once out over through until up down off here just too".split()
+    "below between during further once out over through until up down off here just too yes".split()
 )
-_ABBREVIATION = re.compile(r"(?:\b(?:inc|ltd|corp|co|no|nos|sec|secs|art|para|mr|ms|mrs|dr|st|vs|"
-                           r"e\.g|i\.e|u\.s|u\.k|cf|approx|jan|feb|mar|apr|jun|jul|aug|sep|sept|"
-                           r"oct|nov|dec)|\b[a-z])\.$", re.IGNORECASE)
 
 
 def sentences(text: str) -> list[str]:
@@ -52,7 +51,7 @@ def sentences(text: str) -> list[str]:
             if lead and pieces:  # "Delaware. [1] Next…": the marker belongs to "Delaware."
                 pieces[-1] += " " + lead.group(1).strip()
                 piece = lead.group(2).strip()
-            if pieces and _ABBREVIATION.search(pieces[-1]) and piece[:1].isalnum():
+            if pieces and ABBREVIATION.search(pieces[-1]) and piece[:1].isalnum():
                 pieces[-1] += " " + piece  # "Acme Inc. agrees…" is one sentence
             elif piece:
                 pieces.append(piece)
@@ -66,9 +65,17 @@ def _stemmer():
     return snowballstemmer.stemmer("english")
 
 
+# Numbers written out count as the number: "six (6) months" and "6 months" state the same.
+NUMBER_WORDS = {w: str(i) for i, w in enumerate(
+    "zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen "
+    "sixteen seventeen eighteen nineteen twenty".split())}
+NUMBER_WORDS.update({"thirty": "30", "forty": "40", "fifty": "50", "sixty": "60", "seventy": "70",
+                     "eighty": "80", "ninety": "90", "hundred": "100"})
+
+
 def content_words(text: str) -> set[str]:
-    """Stemmed words that carry meaning (numbers included), lower-cased."""
-    words = [w for w in re.findall(r"[a-z0-9]+", text.lower().replace("'s", ""))
+    """Stemmed words that carry meaning, lower-cased; numbers as digits ("1st" holds "1")."""
+    words = [NUMBER_WORDS.get(w, w) for w in re.findall(r"[a-z]+|[0-9]+", text.lower().replace("'s", ""))
              if w not in STOP and (len(w) > 1 or w.isdigit())]
     return set(_stemmer().stemWords(words))
 
@@ -78,6 +85,7 @@ def _numbers(words: set[str]) -> set[str]:
 
 
 def _quoted(sentence: str, passage: str) -> bool:
+    """True when `sentence` quotes a run of `QUOTE_WORDS` or more words of `passage` in quotation marks."""
     flat = " ".join(re.findall(r"[a-z0-9]+", passage.lower()))
     for quote in re.findall(r"[\"“']([^\"”']+)[\"”']", sentence):
         words = re.findall(r"[a-z0-9]+", quote.lower())
@@ -86,93 +94,77 @@ def _quoted(sentence: str, passage: str) -> bool:
     return False
 
 
-def cited_numbers(text: str) -> list[int]:
-    """The source numbers `text` cites ("[2]", "[1, 3]"), in order of first appearance."""
-    seen: dict[int, None] = {}
-    for group in CITE.findall(text):
-        seen.update((int(n), None) for n in re.split(r"\s*[,;]\s*", group))
-    return list(seen)
-
-
 def states(sentence: str, question: str = "") -> set[str]:
     """The content words `sentence` adds to `question`: what it claims."""
-    return _states(sentence, content_words(question))
+    return content_words(CITE.sub("", sentence)) - content_words(question)
 
 
-def _states(sentence: str, asked: set[str]) -> set[str]:
-    return content_words(CITE.sub("", sentence)) - asked
+def support(sentence: str, evidence: str, question: str = "") -> float:
+    """How well the `evidence` text bears out `sentence`: 0 (not at all) to 1 (entirely)."""
+    return _support(sentence, states(sentence, question), evidence, content_words(evidence))
 
 
-def _passage_words(p: Citation) -> set[str]:
-    return content_words(f"{p.source} {p.heading} {p.text}")
-
-
-def support(sentence: str, passages: Sequence[Citation], question: str = "") -> float:
-    """How well `passages` bear out `sentence`: 0 (not at all) to 1 (entirely)."""
-    return _support(sentence, states(sentence, question), passages, [_passage_words(p) for p in passages])
-
-
-def _support(sentence: str, said: set[str], passages: Sequence[Citation], words: Sequence[set[str]]) -> float:
+def _support(sentence: str, said: set[str], evidence: str, words: set[str]) -> float:
     if not said:
         return 1.0  # "Yes." states nothing to check
-    if any(_quoted(sentence, p.text) for p in passages):
+    if _quoted(sentence, evidence):
         return 1.0
-    have = set().union(*words)
-    if not _numbers(said) <= have:
+    if not _numbers(said) <= words:
         return 0.0  # a number no source states is the costliest error there is
-    return len(said & have) / len(said)
+    return len(said & words) / len(said)
 
 
-def check(text: str, sources: Sequence[Citation], question: str = "") -> tuple[Claim, ...]:
-    """Every sentence of `text` with its citations and whether they support it."""
-    by_number = {c.n: c for c in sources}
-    words = {c.n: _passage_words(c) for c in sources}  # stemmed once, not once per sentence
-    asked = content_words(question)
+def check(text: str, evidence: Sequence[tuple[str, int]], question: str = "") -> tuple[tuple[Claim, ...], tuple[Quote, ...]]:
+    """Each sentence of `text` with the evidence sentence that bears it out, and those quotes.
 
-    def score(sentence: str, said: set[str], numbers: Sequence[int]) -> float:
-        return _support(sentence, said, [by_number[n] for n in numbers], [words[n] for n in numbers])
-
-    claims = []
+    `evidence` are the sentences the model read, best first, each with the
+    number of the citation (passage) it is from.  A sentence that states
+    nothing beyond the question ("Yes.") rests on the best of them; of
+    equally good ones, the best-ranked is quoted.
+    """
+    words = [content_words(e) for e, _ in evidence]  # stemmed once, not once per answer sentence
+    claims, quotes = [], []
     for sentence in sentences(text):
-        said = _states(sentence, asked)
-        if not said:
-            claims.append(Claim(sentence, (), False, 1.0, True, restates=True))
+        said = states(sentence, question)
+        if not said and evidence:
+            claims.append(Claim(sentence, (evidence[0][1],), 1.0, True, restates=True))
+            quotes.append(Quote(*evidence[0]))
             continue
-        cited = tuple(n for n in cited_numbers(sentence) if n in by_number)
-        first = score(sentence, said, cited) if cited else 0.0
-        if first >= SUPPORT:
-            claims.append(Claim(sentence, cited, False, round(first, 3), True))
-            continue
-        best_score, best = max(((score(sentence, said, [c.n]), c.n) for c in sources), default=(0.0, 0))
-        if best_score >= SUPPORT:
-            claims.append(Claim(sentence, (best,), True, round(best_score, 3), True))
+        scores = [_support(sentence, said, e, w) for (e, _), w in zip(evidence, words)]
+        best = max(scores, default=0.0)
+        if best >= SUPPORT:
+            quote = Quote(*evidence[scores.index(best)])  # the first, best-ranked, of equals
+            claims.append(Claim(sentence, (quote.n,), round(best, 3), True))
+            quotes.append(quote)
         else:
-            claims.append(Claim(sentence, cited, False, round(first, 3), False))
-    return tuple(claims)
+            claims.append(Claim(sentence, (), round(best, 3), False))
+    return tuple(claims), tuple(dict.fromkeys(quotes))
 
 
 def report(claims: Sequence[Claim], found: bool) -> list[str]:
     """The check's verdict as lines for a terminal (empty when there is nothing to say).
 
-    An answer whose every sentence is borne out by the passage it cites gets
-    one line; otherwise each sentence is listed with its verdict.
+    A found answer is checked against the sentences it quotes: one line when
+    all of it is borne out, else each sentence that is not, flagged.  A
+    draft that was not given as the answer is shown flagged.
     """
     if not claims:
         return []
-    if not found:
-        return ["The model's draft above is not borne out by the passages, so it is not given as an answer:"] + [
-            f"  ⚠ {c.text}" for c in claims if not c.restates
-        ]
     checked = [c for c in claims if not c.restates]
-    if all(c.supported and not c.inferred for c in checked):
-        return [f"Checked: each of its {len(checked)} statement(s) is borne out by the passage it cites."]
-    lines = ["Checked against the passages:"]
-    for c in checked:
-        marks = "".join(f"[{n}]" for n in c.cites)
-        if not c.supported:
-            lines.append(f"  ⚠ not in the passages: {c.text}")
-        elif c.inferred:
-            lines.append(f"  ✓ {marks} (source found by the check) {CITE.sub('', c.text).strip()}")
-        else:
-            lines.append(f"  ✓ {c.text}")
+    if not found:
+        return ["The model's draft above is not borne out by the documents, so it is not given as an answer:"] + [
+            f"  ⚠ {c.text}" for c in checked
+        ]
+    if all(c.supported for c in checked):
+        return ["Checked: the answer is borne out by the quoted text."] if checked else []
+    return ["Checked against the documents:"] + [
+        f"  ⚠ not in the documents: {c.text}" for c in checked if not c.supported
+    ]
+
+
+def quote_lines(answer) -> list[str]:
+    """Each quote of `answer` as the user reads it: the sentence, then where it is."""
+    lines = []
+    for quote, citation in answer.quoted():
+        lines += [f"  “{quote.text}”", f"      — {citation.label()}"]
     return lines

@@ -45,11 +45,18 @@ def _metadata(path: Path) -> dict[str, str]:
         return dict(Llama(model_path=str(path), vocab_only=True, verbose=False).metadata)
 
 
+CHATML = ("{% for m in messages %}<|im_start|>{{ m['role'] }}\n{{ m['content'] }}<|im_end|>\n{% endfor %}"
+          "{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}")
+
+
 class LlamaGenerator:
     """A `Generator` over `llama_cpp.Llama`.
 
     The chat template comes from the GGUF file itself, so any instruct model
-    works without a per-model prompt format.  `last_prompt_tokens` and
+    works without a per-model prompt format; the prompt is rendered and
+    tokenized here, once, so that reading the model's first-token
+    probabilities (`opening_probability`) and streaming the reply
+    (`stream`) share one evaluated prompt.  `last_prompt_tokens` and
     `last_completion_tokens` describe the most recent `stream()` call.
     """
 
@@ -63,6 +70,7 @@ class LlamaGenerator:
     ):
         import llama_cpp
         from llama_cpp import Llama
+        from llama_cpp.llama_chat_format import Jinja2ChatFormatter
 
         self.path = path
         self.temperature = temperature
@@ -77,6 +85,13 @@ class LlamaGenerator:
             n_gpu_layers=gpu_layers,
             verbose=False,
         )
+        model = self._llm._model
+        eos, bos = self._llm.token_eos(), self._llm.token_bos()
+        self._format = Jinja2ChatFormatter(
+            meta.get("tokenizer.chat_template") or CHATML,
+            eos_token=model.token_get_text(eos) if eos != -1 else "",
+            bos_token=model.token_get_text(bos) if bos != -1 else "",
+        )
         self.context_window = self._llm.n_ctx()
         self.last_prompt_tokens = 0
         self.last_completion_tokens = 0
@@ -89,16 +104,13 @@ class LlamaGenerator:
     def prime(self, system: str) -> None:
         """Evaluate the fixed system prompt now, so the first question starts warm.
 
-        llama-cpp-python keeps the tokens it has evaluated and, on the next
-        prompt, reuses the longest common prefix from the KV cache; every
-        prompt here starts with the same system message, so after this its
-        tokens are never evaluated again while the model stays loaded.
+        Every prompt starts with the same system message and `_evaluate`
+        reuses the longest common prefix of what the KV cache holds, so after
+        this its tokens are never evaluated again while the model stays loaded.
         """
         with self._lock:
-            self._llm.create_chat_completion(
-                messages=[{"role": "system", "content": system}, {"role": "user", "content": "."}],
-                max_tokens=1, temperature=0.0,
-            )
+            self._evaluate(self._tokens([{"role": "system", "content": system},
+                                         {"role": "user", "content": "."}]))
 
     @property
     def name(self) -> str:
@@ -115,25 +127,59 @@ class LlamaGenerator:
         """Tokens `text` takes in this model's vocabulary."""
         return len(self._llm.tokenize(text.encode("utf-8"), add_bos=False, special=True))
 
-    def stream(self, messages: Sequence[dict[str, str]], max_tokens: int,
-               cancel: threading.Event | None = None) -> Iterator[str]:
-        """Yield the reply's text as it is generated; stop early if the caller stops.
+    def opening_probability(self, messages: Sequence[dict[str, str]], openings: Sequence[str],
+                            cancel: threading.Event | None = None) -> float:
+        """The probability that the reply begins with one of `openings` (by its first token).
 
-        Reading a long prompt takes seconds on a laptop CPU; a `cancel` set
-        meanwhile aborts it through llama.cpp's abort callback, so the model
-        is free for the next question at once.  (llama-cpp-python drops the
-        aborted batch from the KV cache before its next evaluation.)
+        The prompt is evaluated here, once: the `stream` of the same messages
+        that follows starts generating at once.  0.0 if cancelled meanwhile.
         """
         with self._lock:
-            if self._llm is None:
-                raise ModelMissing(f"{self.name} was unloaded (another model was chosen): ask again")
+            self._check_loaded()
+            tokens = self._tokens(messages)
+            self.last_prompt_tokens, self.last_completion_tokens = len(tokens), 0
+            if not self._read(tokens, cancel):
+                return 0.0
+            probabilities = self._next_token_probabilities()
+            return float(sum(probabilities[t] for t in self._firsts(openings)))
+
+    def stream(self, messages: Sequence[dict[str, str]], max_tokens: int,
+               cancel: threading.Event | None = None, stop: Sequence[str] = (),
+               avoid: Sequence[str] = ()) -> Iterator[str]:
+        """Yield the reply's text as it is generated; stop early if the caller stops.
+
+        The reply does not begin with any of `avoid` (its first token is the
+        likeliest other one).  Reading a long prompt takes seconds on a laptop
+        CPU; a `cancel` set meanwhile aborts it through llama.cpp's abort
+        callback, so the model is free for the next question at once.
+        (llama-cpp-python drops the aborted batch from the KV cache before its
+        next evaluation.)
+        """
+        import llama_cpp
+
+        with self._lock:
+            self._check_loaded()
             self.last_prompt_tokens = self.last_completion_tokens = 0
+            tokens = self._tokens(messages)
+            first = b""
+            if avoid:
+                if not self._read(tokens, cancel):
+                    return
+                probabilities = self._next_token_probabilities()
+                probabilities[list(self._firsts(avoid))] = -1.0
+                token = int(probabilities.argmax())
+                if llama_cpp.llama_vocab_is_eog(self._llm._model.vocab, token):
+                    return
+                tokens, first = tokens + [token], self._llm.detokenize([token], prev_tokens=tokens)
+                if first:
+                    yield first.decode("utf-8", errors="ignore")
             self._cancel = cancel
             self._watch(cancel is not None)
-            chunks = self._llm.create_chat_completion(
-                messages=list(messages),
+            chunks = self._llm.create_completion(
+                prompt=tokens,
                 max_tokens=max_tokens,
                 temperature=self.temperature,
+                stop=list(stop) or None,
                 stream=True,
             )
             before = None
@@ -144,7 +190,7 @@ class LlamaGenerator:
                         before = self._llm.n_tokens
                         self.last_prompt_tokens = before
                         self._watch(False)  # from here the caller stops between pieces, for free
-                    text = chunk["choices"][0]["delta"].get("content")
+                    text = chunk["choices"][0]["text"]
                     if text:
                         yield text
             except RuntimeError:
@@ -155,7 +201,7 @@ class LlamaGenerator:
                 self._watch(False)
                 chunks.close()  # a cancelled stream frees the context at once
                 if before is not None:
-                    self.last_completion_tokens = max(0, self._llm.n_tokens - before + 1)
+                    self.last_completion_tokens = max(0, self._llm.n_tokens - before + 1) + bool(avoid)
 
     def close(self) -> None:
         """Free the model's memory, once any answer under way has finished with it."""
@@ -163,6 +209,60 @@ class LlamaGenerator:
             if self._llm is not None:
                 self._llm.close()
                 self._llm = None
+
+    def _check_loaded(self) -> None:
+        if self._llm is None:
+            raise ModelMissing(f"{self.name} was unloaded (another model was chosen): ask again")
+
+    def _tokens(self, messages: Sequence[dict[str, str]]) -> list[int]:
+        """The prompt as the model's chat template renders it, in tokens (the template adds
+        any special tokens it needs itself)."""
+        text = self._format(messages=list(messages)).prompt
+        return self._llm.tokenize(text.encode("utf-8"), add_bos=False, special=True)
+
+    def _read(self, tokens: list[int], cancel: threading.Event | None) -> bool:
+        """Evaluate the prompt `tokens`, stoppable by `cancel`; False if it was cancelled."""
+        self._cancel = cancel
+        self._watch(cancel is not None)
+        try:
+            self._evaluate(tokens)
+        except RuntimeError:
+            if cancel is not None and cancel.is_set():
+                return False
+            raise
+        finally:
+            self._watch(False)
+        return True
+
+    def _next_token_probabilities(self):
+        """The model's distribution over its next token, after the last evaluation."""
+        import llama_cpp
+        import numpy as np
+
+        logits = np.ctypeslib.as_array(llama_cpp.llama_get_logits_ith(self._llm.ctx, -1),
+                                       shape=(self._llm.n_vocab(),)).astype(np.float64)
+        probabilities = np.exp(logits - logits.max())
+        return probabilities / probabilities.sum()
+
+    def _firsts(self, openings: Sequence[str]) -> set[int]:
+        """The first token of each opening (as the reply's first words are tokenized)."""
+        return {self._llm.tokenize(o.encode("utf-8"), add_bos=False, special=False)[0] for o in openings if o}
+
+    def _evaluate(self, tokens: list[int]) -> None:
+        """Bring the KV cache to `tokens`, evaluating only what it does not hold yet.
+
+        At least the last token is evaluated, so its logits are the model's
+        next-token distribution.
+        """
+        llm = self._llm
+        held = llm.input_ids[: llm.n_tokens]
+        keep = 0
+        for a, b in zip(held, tokens):
+            if a != b:
+                break
+            keep += 1
+        llm.n_tokens = min(keep, len(tokens) - 1)  # eval() drops the cache past n_tokens first
+        llm.eval(tokens[llm.n_tokens:])
 
     def _watch(self, on: bool) -> None:
         """Have llama.cpp ask `_aborted` between graph nodes (only while a prompt is read:

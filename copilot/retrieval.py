@@ -43,11 +43,19 @@ class LexicalIndex(Protocol):
 
 @dataclass(frozen=True)
 class Retrieval:
-    """The passages relevant enough to answer from, and the nearest ones overall."""
+    """The passages found for a question, best first, each scored by cosine similarity.
+
+    `nearest` are all the passages found (the pool the evidence is drawn
+    from), `relevant` those at or above the relevance floor.  `focus` is the
+    question without the words naming a document (what is asked of it), and
+    `vector` its embedding.
+    """
 
     relevant: tuple[Hit, ...]
     nearest: tuple[Hit, ...]
     ms: float
+    focus: str = ""
+    vector: tuple[float, ...] = ()
 
 
 def fuse(rankings: Sequence[Sequence[Hit]], k: int) -> list[Hit]:
@@ -70,7 +78,8 @@ class Retriever:
     returned (`visible` gives path → sha256), so a reader never sees a file
     that another process is half-way through indexing.  `mode` picks dense or
     lexical retrieval alone instead (for comparison); without a lexical index
-    it is dense retrieval alone.
+    it is dense retrieval alone.  `depth` passages are fused (at least
+    `top_k`): the sentences the answer is drawn from come from all of them.
 
     `collections` are the reader's ethical walls (None: every collection):
     every query below is made with them, so the stores rank only passages
@@ -87,11 +96,13 @@ class Retriever:
         lexical: LexicalIndex | None = None,
         mode: str = "hybrid",
         collections: Collection[str] | None = None,
+        depth: int = 0,
     ):
         if mode not in MODES:
             raise ValueError(f"retrieval mode {mode!r}: expected one of {', '.join(MODES)}")
         self.embedder, self.store, self.visible = embedder, store, visible
         self.top_k, self.min_score, self.lexical, self.mode = top_k, min_score, lexical, mode
+        self.depth = max(top_k, depth)
         self.collections = None if collections is None else frozenset(collections)
 
     def search(self, question: str) -> Retrieval:
@@ -108,18 +119,19 @@ class Retriever:
                     and (walls is None or h.chunk.collection in walls)]
 
         # Over-fetch: some hits may belong to versions not (yet) visible.
-        depth = self.top_k * 4
+        fetch = self.depth * 2
         if named:  # measured on CUAD: the whole-index rankings only add the parties' passages
             path = named[0]
-            rankings = [seen(self.store.query(vectors[-1], depth, path, walls)),
-                        seen(self.lexical.search(focus, depth, path, walls))]
+            rankings = [seen(self.store.query(vectors[-1], fetch, path, walls)),
+                        seen(self.lexical.search(focus, fetch, path, walls))]
         else:
-            rankings = [seen(self.store.query(vectors[0], depth, None, walls)) if self.mode != "lexical" else []]
+            rankings = [seen(self.store.query(vectors[0], fetch, None, walls)) if self.mode != "lexical" else []]
             if self.lexical is not None and self.mode != "dense":
-                rankings.append(seen(self.lexical.search(question, depth, None, walls)))
-        hits = self._cosine(fuse(rankings, self.top_k), vectors)
+                rankings.append(seen(self.lexical.search(question, fetch, None, walls)))
+        hits = self._cosine(fuse(rankings, self.depth), vectors)
         relevant = tuple(h for h in hits if h.score >= self.min_score)
-        return Retrieval(relevant, tuple(hits), (time.perf_counter() - started) * 1000)
+        return Retrieval(relevant, tuple(hits), (time.perf_counter() - started) * 1000, focus,
+                         tuple(vectors[-1]))
 
     def _cosine(self, hits: list[Hit], vectors) -> list[Hit]:
         """Every hit scored by its cosine similarity to the question (or to its focus, if closer)."""
@@ -132,8 +144,54 @@ class Retriever:
         return scored
 
 
+# Words that join the parts of a name ("Bank of America", "Smith & Wesson", "between A and B").
+_GLUE = frozenset("and of the between & for de du la von van der by among d/b/a dba".split())
+_NAME_PUNCTUATION = frozenset(",()\"'“”‘’")
+
+
 def without(question: str, words: set[str]) -> str:
-    """`question` with `words` taken out; the whole question if too little would be left."""
-    pattern = r"\b(" + "|".join(re.escape(w) for w in sorted(words, key=len, reverse=True)) + r")\b"
-    focus = re.sub(r"\s+", " ", re.sub(pattern, " ", question, flags=re.IGNORECASE)).strip()
+    """`question` without the words naming a document; the whole question if too little would be left.
+
+    A document is named by a run of words ("the Supply Agreement between
+    Acme Corp. and Brill, Inc."): the run around each naming word that is
+    capitalized in the question goes, with the capitalized words, joining
+    words and punctuation inside it, so no stub of the name ("between, Inc
+    and") is left to pull up the passages naming the parties; words in
+    lower case around it ("the Acme agreement entered into") say what is
+    asked, and stay.  A question written all in lower case loses just the
+    naming words.
+    """
+    tokens = list(re.finditer(r"[\w'’./&-]+|[^\w\s]", question))
+    raw = [t.group() for t in tokens]
+    low = [r.lower().strip(".'’") for r in raw]
+    naming = {w.lower() for w in words}
+    capitalized = [r[:1].isupper() or r[:1].isdigit() for r in raw]
+    seeds = [i for i, w in enumerate(low) if w in naming and capitalized[i]]
+    if not seeds:  # a question in lower case: no run to follow
+        seeds = [i for i, w in enumerate(low) if w in naming]
+
+    def member(i: int) -> bool:  # a word of the name: capitalized, past the question's first word
+        return capitalized[i] and i > 0
+
+    def joins(i: int, beyond: int) -> bool:
+        return ((low[i] in _GLUE and low[i] != "the") or raw[i] in _NAME_PUNCTUATION) \
+            and 0 <= beyond < len(raw) and member(beyond)
+
+    gone = [False] * len(tokens)
+    for seed in seeds:
+        if gone[seed]:
+            continue
+        start = end = seed
+        if capitalized[seed]:
+            while start > 0 and (member(start - 1) or joins(start - 1, start - 2)):
+                start -= 1
+            while end + 1 < len(raw) and (member(end + 1) or joins(end + 1, end + 2)):
+                end += 1
+        for i in range(start, end + 1):
+            gone[i] = True
+    focus = question
+    for token, drop in reversed(list(zip(tokens, gone))):
+        if drop:
+            focus = f"{focus[:token.start()]} {focus[token.end():]}"
+    focus = re.sub(r"\s+([?.,!;:])", r"\1", re.sub(r"\s+", " ", focus)).strip()
     return focus if len(re.findall(r"\w{3,}", focus)) >= 2 else question

@@ -93,7 +93,7 @@ class Hit:
 
 @dataclass(frozen=True)
 class Citation:
-    """A numbered source as shown to the model and to the user."""
+    """A numbered source (a passage) as the user sees it listed and cited."""
 
     n: int
     source: str
@@ -117,24 +117,51 @@ class Citation:
 
 
 NOTHING_RELEVANT = "nothing relevant"  # retrieval found no passage worth answering from
-SOURCES_SILENT = "sources silent"  # the model read the passages and found no answer
-UNSUPPORTED = "unsupported"  # the model answered, but no sentence of it is borne out
+SOURCES_SILENT = "sources silent"  # the model read the evidence and found no answer
+UNCERTAIN = "uncertain"  # the model would have answered, but too unsure of it to be trusted
+UNSUPPORTED = "unsupported"  # the model answered, but no sentence of the evidence bears it out
+
+
+@dataclass(frozen=True)
+class Quote:
+    """The sentence an answer rests on, word for word, and the citation (by `n`) it is from."""
+
+    text: str
+    n: int
+
+
+@dataclass(frozen=True)
+class Confidence:
+    """How sure the copilot was, and what it judged by (see `copilot.confidence`).
+
+    `refusal` is the model's own probability, before it wrote a word, that
+    its reply says the evidence does not answer; `similarity` and `terms` are
+    how close the best sentence of the evidence is to the question (MiniLM
+    cosine; weight of the question's words it holds).  `value` is the
+    calibrated probability that the documents answer the question (None for
+    a model with no calibration), `floor` the value below which it is not
+    answered.
+    """
+
+    refusal: float
+    similarity: float
+    terms: float
+    value: float | None = None
+    floor: float | None = None
 
 
 @dataclass(frozen=True)
 class Claim:
-    """One sentence of an answer, checked against the passages it cites.
+    """One sentence of an answer, checked against the evidence the model read.
 
-    `inferred` means the model gave no citation (or one that does not bear
-    the sentence out) and the check found the source that does; `support`
-    is the share of the sentence's content words its sources hold.
-    `restates` marks a sentence that adds nothing to the question (nothing
-    to check, and nothing answered).
+    `cites` is the citation of the evidence sentence that bears it out (its
+    quote; empty when none does); `support` is the share of the sentence's
+    content words that evidence holds.  `restates` marks a sentence that
+    adds nothing to the question (nothing to check, and nothing answered).
     """
 
     text: str
     cites: tuple[int, ...]
-    inferred: bool
     support: float
     supported: bool
     restates: bool = False
@@ -161,7 +188,9 @@ class Answer:
     said the passages do not say (SOURCES_SILENT), or no sentence of what it
     wrote is borne out by them (UNSUPPORTED: its draft stays in `claims`,
     flagged); the text then says so and `sources` are the nearest passages.
-    `claims` are the answer's sentences as the grounding check judged them.
+    `claims` are the answer's sentences as the grounding check judged them;
+    `quotes` the sentences of the documents the answer rests on, verbatim,
+    each with its citation (the quote is what a lawyer checks first).
     """
 
     question: str
@@ -174,6 +203,13 @@ class Answer:
     claims: tuple[Claim, ...] = ()
     reason: str = ""
     standalone: str = ""  # the question retrieval searched with (a follow-up, rewritten)
+    quotes: tuple[Quote, ...] = ()
+    confidence: Confidence | None = None
+
+    def quoted(self) -> list[tuple[Quote, Citation]]:
+        """Each quote with the citation it is from."""
+        by_number = {c.n: c for c in (*self.citations, *self.sources)}
+        return [(q, by_number[q.n]) for q in self.quotes if q.n in by_number]
 
     @property
     def unsupported(self) -> tuple[Claim, ...]:
@@ -191,6 +227,8 @@ class Answer:
         if not self.found:
             if self.reason in (SOURCES_SILENT, UNSUPPORTED):
                 return "Nearest passages (they do not answer the question)"
+            if self.reason == UNCERTAIN:
+                return "Nearest passages (none answers the question clearly enough)"
             return "Nearest passages (not relevant enough to answer from)"
         if self.citations:
             return "Sources"
@@ -211,6 +249,8 @@ class Answer:
             "claims": [asdict(c) for c in self.claims],
             "reason": self.reason,
             "standalone": self.standalone,
+            "quotes": [asdict(q) for q in self.quotes],
+            "confidence": asdict(self.confidence) if self.confidence else None,
         }
 
     @classmethod
@@ -227,6 +267,7 @@ class Answer:
             for c in data.get("claims", ())
         ]
         timings = data.get("timings")
+        confidence = data.get("confidence")
         return cls(
             question=data["question"],
             text=data["answer"],
@@ -238,6 +279,8 @@ class Answer:
             claims=tuple(claims),
             reason=data.get("reason", ""),
             standalone=data.get("standalone", ""),
+            quotes=tuple(_record(Quote, q) for q in data.get("quotes", ())),
+            confidence=_record(Confidence, confidence) if confidence else None,
         )
 
 
@@ -263,9 +306,19 @@ class Generator(Protocol):
     context_window: int
 
     def stream(
-        self, messages: Sequence[dict[str, str]], max_tokens: int, cancel: Event | None = None
+        self, messages: Sequence[dict[str, str]], max_tokens: int, cancel: Event | None = None,
+        stop: Sequence[str] = (), avoid: Sequence[str] = (),
     ) -> Iterator[str]:
-        """The reply, piece by piece; once `cancel` is set it stops as soon as it can."""
+        """The reply, piece by piece, ending before any of `stop` and not beginning with
+        any of `avoid`; once `cancel` is set it stops as soon as it can."""
+        ...
+
+    def opening_probability(
+        self, messages: Sequence[dict[str, str]], openings: Sequence[str], cancel: Event | None = None
+    ) -> float:
+        """The probability that the reply to `messages` begins with one of `openings`
+        (read from the model's first-token distribution; the prompt it evaluates is
+        reused by the `stream` of the same messages that follows)."""
         ...
 
     def count_tokens(self, text: str) -> int: ...

@@ -3,8 +3,9 @@
 The embedder silently truncates anything past its window (256 word pieces
 for MiniLM, two of them taken by [CLS] and [SEP]), so chunk length is counted
 with its tokenizer, never guessed from characters.  Chunks follow the text's
-structure: paragraphs first, then sentences, and only a sentence longer than
-a whole chunk is cut mid-way.  Consecutive chunks share a little overlap so a
+structure: paragraphs first, then sentences (`copilot.sentences`), and only
+a sentence longer than a whole chunk is cut mid-way; a chunk holds one
+sentence a line, so the evidence step reads them back as they were cut.  Consecutive chunks share a little overlap so a
 clause split across two chunks is still found whole in one of them.  A chunk
 never spans two pages (or two sections of a Word, HTML or Markdown file), so
 every chunk has exactly one page and one heading path to cite.  The heading
@@ -18,6 +19,7 @@ import re
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
+from copilot import sentences
 from copilot.types import Chunk, Page
 
 SPECIAL_TOKENS = 2  # [CLS] and [SEP]
@@ -25,7 +27,6 @@ SLICE_CHARS = 20_000  # the most of one over-long sentence encoded at once (see 
 # WordPiece reads a "word" over 100 characters as one [UNK]: a base64 image or a line of
 # noise would be one chunk megabytes long.  Its first 100 characters stand for it.
 _LONG_WORD = re.compile(r"(\S{100})\S+")
-_SENTENCE_END = re.compile(r"(?<=[.!?;:])\s+(?=[\"'(\[A-Z0-9])")
 
 
 class Chunker:
@@ -78,10 +79,7 @@ class Chunker:
 
     @staticmethod
     def _units(text: str) -> Iterator[str]:
-        for paragraph in re.split(r"\n\s*\n", text):
-            paragraph = _LONG_WORD.sub("\\1…", " ".join(paragraph.split()))
-            if paragraph:
-                yield from (s for s in _SENTENCE_END.split(paragraph) if s.strip())
+        yield from sentences.split(_LONG_WORD.sub("\\1…", text))
 
     def _cut(self, text: str, limit: int) -> list[tuple[str, int]]:
         """A sentence longer than a chunk, cut at token boundaries.
@@ -122,12 +120,12 @@ class Chunker:
         size = 0
         for text, n in pieces:
             if current and size + n > limit:
-                chunks.append(" ".join(t for t, _ in current))
+                chunks.append("\n".join(t for t, _ in current))
                 current, size = self._tail(current, n, limit)
             current.append((text, n))
             size += n
         if current:
-            chunks.append(" ".join(t for t, _ in current))
+            chunks.append("\n".join(t for t, _ in current))
         return chunks
 
     def _tail(self, current: list[tuple[str, int]], incoming: int, limit: int) -> tuple[list, int]:

@@ -69,11 +69,17 @@ class DictStore:
 
 class ScriptedGenerator:
     """Streams a fixed reply word by word (or each of several replies in turn,
-    the last one repeating); records what it was asked and how long it may answer."""
+    the last one repeating); records what it was asked and how long it may answer.
 
-    def __init__(self, reply: str | list[str], context_window: int = 4096):
+    Its opening probability is 0.9 for an opening its next reply starts with,
+    else 0.05, unless `opening` sets it."""
+
+    name = "scripted.gguf"
+
+    def __init__(self, reply: str | list[str], context_window: int = 4096, opening: float | None = None):
         self.replies = [reply] if isinstance(reply, str) else list(reply)
         self.context_window = context_window
+        self.opening = opening
         self.max_tokens: list[int] = []
         self.calls: list[list[dict]] = []
         self.last_prompt_tokens = 0
@@ -82,11 +88,22 @@ class ScriptedGenerator:
     def count_tokens(self, text: str) -> int:
         return len(text.split())
 
-    def stream(self, messages, max_tokens: int, cancel=None) -> Iterator[str]:
-        reply = self.replies[min(len(self.calls), len(self.replies) - 1)]
+    def _next(self) -> str:
+        return self.replies[min(len(self.calls), len(self.replies) - 1)]
+
+    def opening_probability(self, messages, openings, cancel=None) -> float:
+        if self.opening is not None:
+            return self.opening
+        return 0.9 if any(self._next().startswith(o.split()[0]) for o in openings) else 0.05
+
+    def stream(self, messages, max_tokens: int, cancel=None, stop=(), avoid=()) -> Iterator[str]:
+        reply = self._next()
+        self.avoided = tuple(avoid)
         self.calls.append(list(messages))
         self.max_tokens.append(max_tokens)
         self.last_prompt_tokens = sum(self.count_tokens(m["content"]) for m in messages)
+        for s in stop:
+            reply = reply.split(s)[0]
         words = re.findall(r"\S+\s*", reply)[:max_tokens]
         for i, w in enumerate(words, 1):
             self.last_completion_tokens = i

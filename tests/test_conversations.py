@@ -10,7 +10,7 @@ import pytest
 
 from copilot.conversations import TITLE_LIMIT, Conversations
 from copilot.errors import ConversationError, CopilotError
-from copilot.types import SOURCES_SILENT, Answer, Citation, Claim, Timings
+from copilot.types import SOURCES_SILENT, Answer, Citation, Claim, Confidence, Quote, Timings
 
 
 class Clock:
@@ -43,11 +43,13 @@ def full_answer() -> Answer:
         timings=Timings(12.5, 80.0, 950.25, 512, 40, 31.5),
         cancelled=True,
         claims=(
-            Claim("Thirty days.", (1,), False, 1.0, True),
-            Claim("Written notice.", (1, 2), True, 0.5, False, restates=True),
+            Claim("Thirty days.", (1,), 1.0, True),
+            Claim("Written notice.", (1, 2), 0.5, False, restates=True),
         ),
         reason=SOURCES_SILENT,
         standalone="What is the notice period of the agreement?",
+        quotes=(Quote("Notice is thirty days.", 1), Quote("It must be written.", 2)),
+        confidence=Confidence(0.25, 0.61, 3.5, 0.72, 0.4),
     )
 
 
@@ -77,7 +79,8 @@ def test_from_dict_of_older_data_takes_the_defaults() -> None:
     assert a.citations == (Citation(1, "a.pdf", "/a.pdf", 2, 0.7, "t", ""),)
     assert a.sources == () and a.cancelled is False and a.reason == "" and a.standalone == ""
     assert a.timings == Timings(3.0)
-    assert a.claims == (Claim("A.", (1,), False, 1.0, True, False),)
+    assert a.claims == (Claim("A.", (1,), 1.0, True, False),)  # "inferred", no longer kept, is ignored
+    assert a.quotes == () and a.confidence is None
     assert Answer.from_dict({"question": "Q?", "answer": "", "found": False}).timings == Timings(0.0)
 
 

@@ -163,3 +163,26 @@ def test_a_cancel_stops_the_model_while_it_reads_the_prompt_and_leaves_it_sound(
     assert gen._llm.ctx is not None and gen._cancel is None
     assert "".join(gen.stream(short, 16)) == fresh  # the next answer is as if nothing happened
     assert "".join(gen.stream(long, 4))  # and a long prompt is read whole again
+
+
+def test_the_models_first_token_probabilities_and_an_avoided_opening(tiny_model: Path) -> None:
+    """What the answer path reads of llama.cpp: the chance a reply opens a given way, read from the
+    prompt it then streams from; and a reply kept from opening a given way."""
+    import threading
+
+    from copilot.llm import LlamaGenerator
+
+    gen = LlamaGenerator(tiny_model, context_window=4096)
+    messages = [{"role": "user", "content": "Reply with one word: is water wet? Yes or No."}]
+    plain = "".join(gen.stream(messages, 8))
+    first = plain.split()[0]
+    p_first = gen.opening_probability(messages, [first])
+    assert 0.0 < p_first <= 1.0 and gen.opening_probability(messages, [first, "Zebra"]) >= p_first
+    assert "".join(gen.stream(messages, 8)) == plain  # reading the probabilities changed nothing
+    other = "".join(gen.stream(messages, 8, avoid=[first]))
+    assert other and not other.startswith(first) and gen.last_completion_tokens >= 1
+    cancel = threading.Event()
+    cancel.set()
+    long = [{"role": "user", "content": "Records are kept for audit. " * 400 + "How long?"}]
+    assert gen.opening_probability(long, ["Yes"], cancel) == 0.0  # Esc while the prompt is read
+    assert "".join(gen.stream(messages, 8)) == plain  # and the model is sound after it

@@ -181,7 +181,8 @@ async def test_a_source_opens_at_its_page_highlighted_and_pages_turn(tmp_path) -
         assert isinstance(viewer, Viewer)
         where = text_of(viewer.query_one("#where"))
         assert "page 2 of 3" in where and "master-services-agreement-acme-bluefield.pdf" in where
-        assert "survive for five (5) years" in text_of(viewer.query_one("#passage"))
+        highlighted = text_of(viewer.query_one("#passage"))  # the quoted sentence, not the whole passage
+        assert "survive for five (5) years" in highlighted and "Confidential Information secret" not in highlighted
         await pilot.press("right_square_bracket")
         assert "page 3 of 3" in text_of(viewer.query_one("#where"))
         assert not viewer.query_one("#passage").display  # the passage is not on page 3
@@ -409,12 +410,14 @@ async def test_the_theme_switches_between_light_and_dark(tmp_path) -> None:
 
 
 @pytest.mark.asyncio
-async def test_an_uncited_answer_gets_its_source_from_the_check_and_says_so(tmp_path) -> None:
-    app = make_app(tmp_path, reply="Client matter files are kept for seven (7) years after the matter is closed.")
+async def test_an_answer_shows_the_sentence_it_quotes_with_its_file_and_page(tmp_path) -> None:
+    app = make_app(tmp_path, reply="Seven (7) years after the matter is closed.")
     async with app.run_test() as pilot:
         await ask_and_wait(pilot, "how long are client matter files kept")
-        check = text_of(turns(app)[-1].query_one(".check"))
-        assert "(source found by the check)" in check
+        quote = text_of(turns(app)[-1].query_one(".quote"))
+        assert "Client matter files** are kept for seven (7) years after the matter is closed" in quote
+        assert "data-retention-policy.md" in quote
+        assert "borne out by the quoted text" in text_of(turns(app)[-1].query_one(".check"))
 
 
 @pytest.mark.asyncio

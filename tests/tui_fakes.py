@@ -40,8 +40,8 @@ class SlowGenerator(ScriptedGenerator):
         self.delay = delay
         self.quant = "Q4_K_M"
 
-    def stream(self, messages, max_tokens, cancel=None):
-        for piece in super().stream(messages, max_tokens, cancel):
+    def stream(self, messages, max_tokens, cancel=None, stop=(), avoid=()):
+        for piece in super().stream(messages, max_tokens, cancel, stop, avoid):
             time.sleep(self.delay)
             yield piece
 

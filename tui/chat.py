@@ -193,5 +193,7 @@ class ChatScreen(ConversationActions, Screen[None]):
 
     @on(OptionList.OptionSelected, "#sources")
     def open_source(self, event: OptionList.OptionSelected) -> None:
-        self.app.push_screen(Viewer(self.query_one(Sources).citations[int(event.option.id)]))
+        sources = self.query_one(Sources)
+        citation = sources.citations[int(event.option.id)]
+        self.app.push_screen(Viewer(citation, sources.quotes.get(citation.n, "")))
 

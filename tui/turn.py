@@ -12,16 +12,22 @@ from textual.widgets.option_list import Option
 from copilot.grounding import report
 from copilot.types import Answer, Citation
 
+
+def quotes_markup(answer: Answer) -> str:
+    """The sentences the answer rests on, verbatim, each with its file and page."""
+    return "\n".join(f"“{escape(q.text)}”\n  [dim]— {escape(c.label())}[/dim]" for q, c in answer.quoted())
+
 THINKING = "[dim]…[/dim]"
 
 
 class Turn(Vertical):
-    """A question, then its answer as it streams, then what the grounding check found."""
+    """A question, then its answer as it streams, then the text it quotes and what the check found."""
 
     DEFAULT_CSS = """
     Turn { height: auto; margin: 0 0 1 0; }
     Turn .question { text-style: bold; color: $accent; }
     Turn .answer { padding: 0 0 0 2; }
+    Turn .quote { padding: 0 0 0 4; text-style: italic; }
     Turn .check { padding: 0 0 0 2; color: $text-muted; }
     Turn.cancelled .answer { color: $text-muted; }
     """
@@ -36,6 +42,9 @@ class Turn(Vertical):
     def compose(self) -> ComposeResult:
         yield Static(f"› {escape(self.question)}", classes="question")
         yield Static(THINKING, classes="answer")
+        quote = Static("", classes="quote")
+        quote.display = False  # until the answer is in
+        yield quote
         yield Static("", classes="check")
 
     def on_mount(self) -> None:
@@ -70,6 +79,9 @@ class Turn(Vertical):
         if answer.cancelled:
             body += " [i](cancelled)[/i]"
         self.query_one(".answer", Static).update(body)
+        quotes = quotes_markup(answer)
+        self.query_one(".quote", Static).update(quotes)
+        self.query_one(".quote", Static).display = bool(quotes)
         check = "\n".join(escape(line) for line in report(answer.claims, answer.found))
         self.query_one(".check", Static).update(check)
         self.query_one(".check", Static).display = bool(check)
@@ -98,6 +110,7 @@ class Sources(OptionList):
         """List `answer`'s sources under the heading that says what they are."""
         self.clear_options()
         self.citations = answer.shown_sources if answer else ()
+        self.quotes = {q.n: q.text for q in answer.quotes} if answer else {}
         self.border_title = answer.sources_heading if self.citations else "Sources"
         self.add_options([source_option(c, i) for i, c in enumerate(self.citations)])
         self.display = bool(self.citations)

@@ -69,9 +69,10 @@ class Viewer(Screen[None]):
         Binding("c", "cited", "Cited page"),
     ]
 
-    def __init__(self, citation: Citation) -> None:
+    def __init__(self, citation: Citation, quote: str = "") -> None:
         super().__init__()
         self.citation = citation
+        self.quote = quote  # the sentence the answer quotes: highlighted instead of the whole passage
         self.document: Document | None = None
         self.index = 0
 
@@ -122,7 +123,7 @@ class Viewer(Screen[None]):
             self.show(max(0, min(len(self.document.pages) - 1, self.index + step)))
 
     def show(self, index: int) -> None:
-        """Show page `index`, with the cited passage highlighted if it is on it."""
+        """Show page `index`, with the quoted sentence (else the cited passage) highlighted if it is on it."""
         assert self.document is not None
         self.index = index
         page = self.document.pages[index]
@@ -132,7 +133,7 @@ class Viewer(Screen[None]):
             (f"{kind} {index + 1} of {len(self.document.pages)}  ", "dim"),
             f"{self.citation.source} — {where}", no_wrap=True, overflow="ellipsis",
         ))
-        span = locate(page.text, self.citation.text)
+        span = (self.quote and locate(page.text, self.quote)) or locate(page.text, self.citation.text)
         a, b = span or (len(page.text), len(page.text))
         self.query_one("#before", Static).update(escape(page.text[:a]))
         passage = self.query_one("#passage", Static)

@@ -19,34 +19,45 @@ from copilot.config import Config
 ProgressFn = Callable[[int, int, str], None]  # done, total, what
 
 
-def markdown_table(rows: list[tuple[str, str]]) -> str:
-    """Measures and values as a Markdown table (readable on a terminal, pasteable into RESULTS.md)."""
-    width = max([len(k) for k, _ in rows] + [len("measure")])
-    vwidth = max([len(str(v)) for _, v in rows] + [len("value")])
-    head = f"| {'measure':<{width}} | {'value':<{vwidth}} |\n|{'-' * (width + 2)}|{'-' * (vwidth + 2)}|"
-    return head + "\n" + "\n".join(f"| {k:<{width}} | {str(v):<{vwidth}} |" for k, v in rows)
+def markdown_table(rows: list[tuple[str, ...]], headers: tuple[str, ...] = ("measure", "value")) -> str:
+    """Measures and their values as a Markdown table (readable on a terminal, pasteable into RESULTS.md)."""
+    widths = [max([len(str(r[i])) for r in rows] + [len(h)]) for i, h in enumerate(headers)]
+
+    def line(cells) -> str:
+        return "| " + " | ".join(f"{str(c):<{w}}" for c, w in zip(cells, widths)) + " |"
+
+    rule = "|" + "|".join("-" * (w + 2) for w in widths) + "|"
+    return "\n".join([line(headers), rule] + [line(r) for r in rows])
 
 
 @dataclass
 class Report:
-    """An evaluation's headline figures and its raw records."""
+    """An evaluation's headline figures and its raw records.
+
+    With `headers` of more than one value column (CUAD: all, dev, test),
+    each row holds one figure per column.
+    """
 
     name: str
-    rows: list[tuple[str, str]] = field(default_factory=list)
+    rows: list[tuple[str, ...]] = field(default_factory=list)
     data: dict = field(default_factory=dict)
+    headers: tuple[str, ...] = ("measure", "value")
 
-    def add(self, measure: str, value, fmt: str = "{:.4f}") -> None:
-        """A table row and the same figure, unformatted, in the JSON."""
-        self.rows.append((measure, "n/a" if value is None else fmt.format(value)))
-        self.data.setdefault("figures", {})[measure] = value
+    def add(self, measure: str, *values, fmt: str = "{:.4f}") -> None:
+        """A table row and the same figure(s), unformatted, in the JSON."""
+        self.rows.append((measure, *("n/a" if v is None else fmt.format(v) for v in values)))
+        for column, v in zip(self.headers[1:], values):
+            key = "figures" if column in ("value", "all") else f"figures ({column})"
+            self.data.setdefault(key, {})[measure] = v
 
     def table(self) -> str:
-        return markdown_table(self.rows)
+        return markdown_table(self.rows, self.headers)
 
     def write(self, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(json.dumps({"name": self.name, "rows": dict(self.rows), **self.data},
-                                   indent=2, default=str))
+        path.write_text(json.dumps({"name": self.name, "headers": self.headers,
+                                    "rows": {r[0]: list(r[1:]) if len(r) > 2 else r[1] for r in self.rows},
+                                    **self.data}, indent=2, default=str))
 
 
 def eval_config(config: Config, workdir: Path) -> Config:

@@ -11,6 +11,11 @@ the answer is judged on:
 - citation accuracy: of the citations given on questions whose clause is
   present, the share naming the right contract and a page holding evidence;
 - latency: from question to the whole answer, and to its first token.
+
+The contracts are split in two halves by a fixed seed, `dev` and `test`:
+anything tuned (a weight, a threshold, a calibration) is tuned on `dev`
+only, and every figure is reported for both halves and all.  A gap over
+0.05 between them says something is fitted to the data.
 """
 
 from __future__ import annotations
@@ -27,6 +32,17 @@ from copilot.eval.normalize import matches
 
 def load(data: Path) -> list[dict]:
     return [json.loads(line) for line in (data / "qa.jsonl").open() if line.strip()]
+
+
+SPLIT_SEED = 16
+PARTS = ("dev", "test")
+
+
+def halves(questions: list[dict]) -> dict[str, str]:
+    """Each contract's half, "dev" or "test": the contracts shuffled by a fixed seed, cut in two."""
+    docs = sorted({q["doc"] for q in questions})
+    random.Random(SPLIT_SEED).shuffle(docs)
+    return {doc: PARTS[i >= len(docs) // 2] for i, doc in enumerate(docs)}
 
 
 def pick(questions: list[dict], limit: int) -> list[dict]:
@@ -51,24 +67,27 @@ class Pages:
         return self._pages[path].get(page, "")
 
 
-def judge(q: dict, answer, retrieved, data: Path, pages: Pages) -> dict:
-    """One question's record: what was asked, answered, cited, and whether each was right."""
+def judge(q: dict, answer, data: Path, pages: Pages, part: str) -> dict:
+    """One question's record: what was asked, answered, quoted, cited, and whether each was right."""
     doc = str((data / q["doc"]).resolve())
     evidence = q.get("evidence") or []
+    t = answer.timings
     record = {
-        "id": q["id"], "type": q["type"], "present": q["present"], "gold": q.get("answer"),
-        "answer": answer.text, "found": answer.found,
+        "id": q["id"], "type": q["type"], "doc": q["doc"], "part": part, "present": q["present"],
+        "gold": q.get("answer"), "answer": answer.text, "found": answer.found, "reason": answer.reason,
+        "quotes": [qt.text for qt in answer.quotes],
         "citations": [f"{Path(c.path).name} p{c.page}" for c in answer.citations],
-        "retrieved": [f"{Path(h.chunk.path).name} p{h.chunk.page}" for h in retrieved],
-        "seconds": (answer.timings.retrieval_ms + (answer.timings.total_ms or 0)) / 1000,
-        "first_token_s": ((answer.timings.retrieval_ms + answer.timings.first_token_ms) / 1000
-                          if answer.timings.first_token_ms is not None else None),
+        "retrieved": [f"{Path(c.path).name} p{c.page}" for c in answer.sources[:5]],
+        "confidence": answer.to_dict()["confidence"],
+        "seconds": (t.retrieval_ms + (t.total_ms or 0)) / 1000,
+        "first_token_s": (t.retrieval_ms + t.first_token_ms) / 1000 if t.first_token_ms is not None else None,
+        "prompt_tokens": t.prompt_tokens,
         "unsupported": [c.text for c in answer.claims if not c.supported],
-        "reason": answer.reason,
     }
     if evidence:
-        record["evidence_hit"] = any(h.chunk.path == doc and overlaps(h.chunk.text, evidence)
-                                     for h in retrieved[:5])
+        record["evidence_hit"] = any(c.path == doc and overlaps(c.text, evidence) for c in answer.sources[:5])
+        if answer.quotes:
+            record["quote_is_evidence"] = any(overlaps(qt.text, evidence) for qt in answer.quotes)
     if q.get("answer"):
         record["correct"] = answer.found and matches(q["answer"], answer.text)
     if not q["present"]:
@@ -80,42 +99,58 @@ def judge(q: dict, answer, retrieved, data: Path, pages: Pages) -> dict:
     return record
 
 
-def summarize(records: list[dict], report: Report) -> None:
+MEASURES = (
+    "questions", "evidence hit@5", "answer accuracy (gold value)", "refusal on absent clauses",
+    "wrong refusals on present clauses", "citation accuracy", "answers citing nothing",
+    "answers with an unsupported sentence", "latency p50 (s)", "latency p95 (s)", "first token p50 (s)",
+)
+
+
+def figures(records: list[dict]) -> dict[str, float | None]:
+    """The headline measures of some records (see the module)."""
     def having(key: str) -> list:
         return [r[key] for r in records if key in r]
 
     cites = [ok for r in records for ok in r.get("citations_right", [])]
     answered = [r for r in records if r["present"] and r["found"]]
-    report.add("questions", len(records), "{}")
-    report.add("evidence hit@5", share(having("evidence_hit")))
-    report.add("answer accuracy (gold value)", share(having("correct")))
-    report.add("refusal on absent clauses", share(having("refused")))
-    report.add("wrong refusals on present clauses",
-               share([not r["found"] for r in records if r["present"]]))
-    report.add("citation accuracy", share(cites))
-    report.add("answers citing nothing", share([not r["citations"] for r in answered]))
-    report.add("answers with an unsupported sentence", share([bool(r["unsupported"]) for r in answered]))
     seconds = [r["seconds"] for r in records]
     first = [r["first_token_s"] for r in records if r["first_token_s"] is not None]
-    report.add("latency p50 (s)", percentile(seconds, 50), "{:.2f}")
-    report.add("latency p95 (s)", percentile(seconds, 95), "{:.2f}")
-    report.add("first token p50 (s)", percentile(first, 50), "{:.2f}")
+    return dict(zip(MEASURES, (
+        len(records), share(having("evidence_hit")), share(having("correct")), share(having("refused")),
+        share([not r["found"] for r in records if r["present"]]), share(cites),
+        share([not r["citations"] for r in answered]), share([bool(r["unsupported"]) for r in answered]),
+        percentile(seconds, 50), percentile(seconds, 95), percentile(first, 50),
+    )))
+
+
+def summarize(records: list[dict], report: Report) -> None:
+    """One column for all the records, then one per half present among them."""
+    columns = [records] + [[r for r in records if r.get("part") == p] for p in PARTS]
+    names = ["all"] + list(PARTS)
+    kept = [(n, c) for n, c in zip(names, columns) if c and (n == "all" or len(c) < len(records))]
+    report.headers = ("measure", *(n for n, _ in kept))
+    table = [figures(c) for _, c in kept]
+    for measure in MEASURES:
+        fmt = "{}" if measure == "questions" else "{:.2f}" if "(s)" in measure else "{:.4f}"
+        report.add(measure, *(t[measure] for t in table), fmt=fmt)
 
 
 def run(data: Path, config: Config, workdir: Path, limit: int = 0,
-        progress: ProgressFn | None = None, index_progress=None) -> Report:
-    """Index the contracts, ask the questions (a sample of `limit`), judge every answer."""
+        progress: ProgressFn | None = None, index_progress=None, part: str = "all") -> Report:
+    """Index the contracts, ask the questions (of one half, and a sample of `limit`), judge every answer."""
     from copilot.engine import Copilot
 
     engine = Copilot(eval_config(config, workdir))
     summary = engine.index([data / "pdfs"], index_progress)
-    questions = pick(load(data), limit)
-    report = Report("cuad", data={"model": config.model, "index": summary.to_dict(), "per_question": []})
+    questions = load(data)
+    half = halves(questions)
+    questions = pick([q for q in questions if part == "all" or half[q["doc"]] == part], limit)
+    report = Report("cuad", data={"model": config.model, "part": part, "split_seed": SPLIT_SEED,
+                                  "index": summary.to_dict(), "per_question": []})
     pages, records = Pages(), report.data["per_question"]
     for i, q in enumerate(questions, 1):
-        retrieved = engine.answerer.retriever.search(q["question"]).nearest
         answer = engine.ask(q["question"])
-        records.append(judge(q, answer, retrieved, data, pages))
+        records.append(judge(q, answer, data, pages, half[q["doc"]]))
         if progress:
             progress(i, len(questions), q["type"])
     summarize(records, report)

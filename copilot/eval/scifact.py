@@ -53,8 +53,8 @@ def run(data: Path, config: Config, workdir: Path, limit: int = 0,
     chosen = list(queries.items())[:limit] if limit else list(queries.items())
     report = Report("scifact", data={"documents": len(corpus), "queries": len(chosen),
                                      "index": summary.to_dict(), "per_query": {}})
-    report.add("documents", len(corpus), "{:,}")
-    report.add("queries", len(chosen), "{}")
+    report.add("documents", len(corpus), fmt="{:,}")
+    report.add("queries", len(chosen), fmt="{}")
     for mode in MODES:
         retriever = Retriever(engine.embedder, engine.store, engine.manifest.indexed_versions,
                               top_k=DEPTH, min_score=-1.0, lexical=engine.manifest, mode=mode)
