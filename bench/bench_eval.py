@@ -8,6 +8,7 @@ asks).
     .venv/bin/python bench/bench_eval.py cuad --limit 40        # a quick look
     .venv/bin/python bench/bench_eval.py cuad --model qwen2.5-coder-1.5b
     .venv/bin/python bench/bench_eval.py cuad --from cuad.json   # record a finished `copilot eval` run
+                                                                 # (figures recomputed: all, dev, test)
 """
 
 from __future__ import annotations
@@ -48,10 +49,15 @@ def main() -> None:
     config = config_mod.load(model=args.model)
     if args.done:
         finished = json.loads(args.done.read_text())
-        headers = tuple(finished.get("headers", ("measure", "value")))
-        rows = [(k, *(v if isinstance(v, list) else [v])) for k, v in finished["rows"].items()]
-        record(__file__, rows, f"{args.benchmark}: recorded from `copilot eval` ({args.done.name}).",
-               figures_only(finished), headers=headers)
+        if args.benchmark == "cuad":  # the figures again from the records, dev and test included
+            report = cuad.Report("cuad")
+            cuad.summarize(cuad.with_parts(finished["per_question"], DATA / "cuad"), report)
+            headers, rows = report.headers, report.rows
+        else:
+            headers = tuple(finished.get("headers", ("measure", "value")))
+            rows = [(k, *(v if isinstance(v, list) else [v])) for k, v in finished["rows"].items()]
+        record(__file__, rows, f"{args.benchmark}: recorded from `copilot eval` ({args.done.name}), "
+               f"model {finished.get('model', '?')}.", figures_only(finished), headers=headers)
         return
     started = time.perf_counter()
     run = {"scifact": scifact.run, "cuad": partial(cuad.run, part=args.part)}[args.benchmark]

@@ -24,7 +24,7 @@ import re
 from collections.abc import Sequence
 from functools import lru_cache
 
-from copilot.sentences import ABBREVIATION
+from copilot.sentences import split
 from copilot.types import Claim, Quote
 
 SUPPORT = 0.6  # share of a sentence's content words its passages must hold
@@ -41,21 +41,8 @@ STOP = frozenset(
 
 
 def sentences(text: str) -> list[str]:
-    """Split an answer into sentences; citation markers stay with the sentence before them."""
-    pieces: list[str] = []
-    for line in text.splitlines():
-        for piece in re.split(r"(?<=[.!?])\s+", line.strip()):
-            if not piece:
-                continue
-            lead = re.match(r"^((?:\[\d+(?:\s*[,;]\s*\d+)*\]\s*)+)(.*)$", piece)
-            if lead and pieces:  # "Delaware. [1] Next…": the marker belongs to "Delaware."
-                pieces[-1] += " " + lead.group(1).strip()
-                piece = lead.group(2).strip()
-            if pieces and ABBREVIATION.search(pieces[-1]) and piece[:1].isalnum():
-                pieces[-1] += " " + piece  # "Acme Inc. agrees…" is one sentence
-            elif piece:
-                pieces.append(piece)
-    return [p for p in pieces if re.search(r"\w", CITE.sub("", p))]
+    """An answer's sentences, by the documents' rule (`copilot.sentences`); a bare marker is none."""
+    return [s for s in split(text) if re.search(r"\w", CITE.sub("", s))]
 
 
 @lru_cache(maxsize=1)

@@ -15,8 +15,9 @@ defused, so a document cannot close the block and speak as the user.
 
 The budget is the model's context window: system prompt, history,
 sentences, question and the room reserved for the answer must fit in it.
-What gives way, in order: the oldest conversation turns, the weakest
-sentences, the text of the one sentence left.  Only a question too long
+What gives way, in order: the answer's room (down to 128 tokens), the
+oldest conversation turns, the weakest sentences, the text of the one
+sentence left.  Only a question too long
 for the window on its own is an error.
 """
 
@@ -54,6 +55,7 @@ REWRITE = (
 )
 OPEN, CLOSE = "<sources>", "</sources>"
 MESSAGE_OVERHEAD = 8  # tokens a chat template adds around each message
+MIN_ANSWER_TOKENS = 128  # the answer's room is never cut below this
 HISTORY_ANSWER_CHARS = 600  # what of a past answer the follow-up rewriter reads
 REWRITE_TOKENS = 64  # the longest rewritten question
 
@@ -133,21 +135,22 @@ def fit(
         msgs = ([{"role": "system", "content": SYSTEM}] + history_messages(history)
                 + [{"role": "user", "content": user_message(question, evidence)}])
         used = _tokens(msgs, count)
-        if used + max_tokens <= window:
-            return Prompt(msgs, len(evidence), max_tokens)
+        room = min(max_tokens, window - used)
+        if room >= min(max_tokens, MIN_ANSWER_TOKENS):
+            return Prompt(msgs, len(evidence), room)
         if history:
             history.pop(0)
         elif len(evidence) > 1:
             evidence.pop()
         elif evidence and len(evidence[0]) > 200:
-            over = used + max_tokens - window
+            over = used + min(max_tokens, MIN_ANSWER_TOKENS) - window
             cut = max(100, len(evidence[0]) - 4 * over - 100)  # ~4 characters a token
             evidence[0] = evidence[0][:cut].rsplit(" ", 1)[0] + " …"
         else:
             raise QuestionTooLong(
-                f"the question needs {used} tokens with the instructions, plus {max_tokens} for the "
-                f"answer: more than the model's {window}-token context window; shorten the question "
-                "or raise context_window"
+                f"the question needs {used} tokens with the instructions, plus "
+                f"{min(max_tokens, MIN_ANSWER_TOKENS)} for the answer: more than the model's {window}-token "
+                "context window; shorten the question or raise context_window"
             )
 
 

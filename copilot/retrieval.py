@@ -145,7 +145,7 @@ class Retriever:
 
 
 # Words that join the parts of a name ("Bank of America", "Smith & Wesson", "between A and B").
-_GLUE = frozenset("and of the between & for de du la von van der by among d/b/a dba".split())
+_GLUE = frozenset("and of between & for de du la von van der by among d/b/a dba".split())
 _NAME_PUNCTUATION = frozenset(",()\"'“”‘’")
 
 
@@ -174,7 +174,7 @@ def without(question: str, words: set[str]) -> str:
         return capitalized[i] and i > 0
 
     def joins(i: int, beyond: int) -> bool:
-        return ((low[i] in _GLUE and low[i] != "the") or raw[i] in _NAME_PUNCTUATION) \
+        return (low[i] in _GLUE or raw[i] in _NAME_PUNCTUATION) \
             and 0 <= beyond < len(raw) and member(beyond)
 
     gone = [False] * len(tokens)

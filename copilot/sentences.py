@@ -23,7 +23,7 @@ HEADING_WORDS = 4  # a heading or section number this short ("12. Governing Law.
 _NUMBER = r"(?:[0-9]{1,3}(?:\.[0-9]{1,3})+\.?|\(?[0-9]{1,3}[.)]|\([a-z]{1,3}\)|[ivxlc]{1,4}[.)]|#+|§)"
 _NUMBERING = re.compile(rf"^(?:{_NUMBER}\s+)+", re.IGNORECASE)  # "14.4 ", "12. ", "(b) ", "IV. "
 _ENUMERATOR = re.compile(rf"^(?:{_NUMBER}(?:\s|$)|(?:section|article|clause)\b)", re.IGNORECASE)
-ABBREVIATION = re.compile(r"(?:\b(?:inc|ltd|corp|co|no|nos|sec|secs|art|para|mr|ms|mrs|dr|st|vs|"
+_ABBREVIATION = re.compile(r"(?:\b(?:inc|ltd|corp|co|no|nos|sec|secs|art|para|mr|ms|mrs|dr|st|vs|"
                           r"e\.g|i\.e|u\.s|u\.k|cf|approx|jan|feb|mar|apr|jun|jul|aug|sep|sept|"
                           r"oct|nov|dec)|\b[a-z])\.$", re.IGNORECASE)
 
@@ -33,7 +33,7 @@ def split(text: str) -> list[str]:
     pieces: list[str] = []
     for block in _BLOCK.split(text):
         for piece in _END.split(" ".join(block.split())):
-            if pieces and (ABBREVIATION.search(pieces[-1]) or _heads(pieces[-1])):
+            if pieces and (_ABBREVIATION.search(pieces[-1]) or _heads(pieces[-1])):
                 pieces[-1] += " " + piece
             elif piece:
                 pieces.append(piece)

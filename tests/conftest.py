@@ -13,6 +13,7 @@ from copilot.models import PACKAGED, packaged_model_path
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = ROOT / "examples"
+EXAMPLE_QUESTIONS = EXAMPLES / "questions.jsonl"  # beside the documents, for the README's tour
 SHARED = ROOT.parent / "shared"
 CUAD_PDFS = SHARED / "eval" / "cuad" / "pdfs"
 HOSTILE = SHARED / "corpus" / "hostile"
@@ -47,8 +48,12 @@ def config(tmp_path: Path, tiny_model: Path, models_home: Path) -> Config:
 @pytest.fixture
 def corpus(tmp_path: Path) -> Path:
     """A writable copy of examples/ the test may edit."""
-    target = tmp_path / "docs"
-    shutil.copytree(EXAMPLES, target)
+    return copy_examples(tmp_path / "docs")
+
+
+def copy_examples(target: Path) -> Path:
+    """The documents of examples/ (not its questions file) copied to `target`."""
+    shutil.copytree(EXAMPLES, target, ignore=shutil.ignore_patterns(EXAMPLE_QUESTIONS.name))
     return target
 
 

@@ -19,7 +19,7 @@ import pytest
 from index.manifest import Manifest
 from index.store import ChromaStore
 
-from conftest import EXAMPLES, cuad_sample
+from conftest import EXAMPLE_QUESTIONS, EXAMPLES, cuad_sample
 
 pytestmark = pytest.mark.slow
 COPILOT = str(Path(sys.executable).with_name("copilot"))
@@ -83,7 +83,7 @@ def share(tmp_path: Path) -> Path:
     folder.mkdir()
     for pdf in cuad_sample(8):
         os.symlink(pdf, folder / pdf.name)
-    for doc in EXAMPLES.iterdir():
+    for doc in (p for p in EXAMPLES.iterdir() if p != EXAMPLE_QUESTIONS):
         os.symlink(doc, folder / doc.name)
     return folder
 

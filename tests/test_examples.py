@@ -15,11 +15,11 @@ from copilot.config import Config
 from copilot.engine import Copilot
 from copilot.eval.normalize import matches
 
-from conftest import EXAMPLES
+from conftest import EXAMPLE_QUESTIONS, EXAMPLES
 
 pytestmark = pytest.mark.slow
 
-QUESTIONS = [json.loads(line) for line in (EXAMPLES / "questions.jsonl").read_text().splitlines() if line.strip()]
+QUESTIONS = [json.loads(line) for line in EXAMPLE_QUESTIONS.read_text().splitlines() if line.strip()]
 
 
 def right(question: dict, answer) -> bool:
@@ -33,7 +33,7 @@ def right(question: dict, answer) -> bool:
 def test_the_questions_file_is_a_fair_sample() -> None:
     assert len(QUESTIONS) >= 25
     files = {q["file"] for q in QUESTIONS if q["answer"] is not None}
-    assert files == {p.name for p in EXAMPLES.iterdir() if p.suffix != ".jsonl"}  # every document asked about
+    assert files == {p.name for p in EXAMPLES.iterdir() if p != EXAMPLE_QUESTIONS}  # every document asked about
     assert sum(q["answer"] is None for q in QUESTIONS) >= 5  # and questions they do not answer
 
 

@@ -27,7 +27,7 @@ from copilot.errors import BadQuestion, QuestionTooLong, SkipFile
 from copilot.sanitize import MAX_QUESTION_CHARS, printable, question
 from index import loaders
 
-from conftest import EXAMPLES
+from conftest import EXAMPLES, copy_examples
 from fakes import ScriptedGenerator
 from fuzzing import any_char, damaged_files, document_texts, printable_ok, questions, seeds
 
@@ -182,8 +182,7 @@ def test_the_command_line_takes_broken_and_huge_questions_in_one_line(indexed: C
 def test_a_folder_of_hostile_files_indexes_every_good_one_and_names_the_rest(tmp_path: Path, config: Config) -> None:
     from hypothesis import find
 
-    docs = tmp_path / "docs"
-    shutil.copytree(EXAMPLES, docs)
+    docs = copy_examples(tmp_path / "docs")
     wanted = {p.name for p in docs.iterdir()}
     bad = docs / "bad"
     bad.mkdir()

@@ -12,7 +12,7 @@ TERM = ("The initial term is three (3) years and renews for successive one (1) y
 
 @pytest.mark.parametrize("text, expected", [
     ("Delaware law governs [1]. The term is 3 years [2].", ["Delaware law governs [1].", "The term is 3 years [2]."]),
-    ("Delaware law governs. [1] The term is 3 years.", ["Delaware law governs. [1]", "The term is 3 years."]),
+    ("Yes. The cap is $1 million.", ["Yes. The cap is $1 million."]),  # a bare verdict heads its reason
     ("Acme Inc. agrees to pay. See Sec. 4 for details.", ["Acme Inc. agrees to pay.", "See Sec. 4 for details."]),
     ("- first point [1]\n- second point [2]", ["- first point [1]", "- second point [2]"]),
     ("[1] [2][3]", []),

@@ -46,7 +46,8 @@ def test_index_ask_quantize_and_eval_with_no_network_and_the_guard_set_to_fail(
         return out
 
     run("index", str(ROOT / "examples"))
-    assert "Sources" in run("ask", "How long does the firm keep client matter files?").stdout
+    asked = run("ask", "How long does the firm keep client matter files?").stdout
+    assert "data-retention-policy.md" in asked  # retrieved and listed (the tiny model's answer itself may not hold)
     run("quantize", "make", "smollm2-135m", "--type", "Q4_0", "--allow-requantize")
     judged = run("quantize", "eval", "smollm2-135m", "smollm2-135m.Q4_0", "--tokens", "256", "--window", "128")
     assert "KLD mean" in judged.stdout

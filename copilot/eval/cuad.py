@@ -123,6 +123,14 @@ def figures(records: list[dict]) -> dict[str, float | None]:
     )))
 
 
+def with_parts(records: list[dict], data: Path) -> list[dict]:
+    """`records` each with its contract's half (a run recorded before the halves were kept has none)."""
+    questions = load(data)
+    doc = {q["id"]: q["doc"] for q in questions}
+    half = halves(questions)
+    return [r if "part" in r else {**r, "part": half[doc[r["id"]]]} for r in records]
+
+
 def summarize(records: list[dict], report: Report) -> None:
     """One column for all the records, then one per half present among them."""
     columns = [records] + [[r for r in records if r.get("part") == p] for p in PARTS]
