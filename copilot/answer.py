@@ -155,8 +155,10 @@ class Answerer:
             return replace(done, reason=UNCERTAIN,
                            timings=self._timings(retrieval_ms, started, None, time.perf_counter()))
         # Past a floor, whether to answer was decided by it (the model's doubt included): the
-        # model now answers, and the grounding check judges what it says.
-        avoid = (prompt.REFUSAL,) if judged.floor is not None else ()
+        # model now answers, and the grounding check judges what it says.  A model with no
+        # calibration has no value to hold to a floor: its own "Not stated." decides.
+        decided = judged.value is not None and judged.floor is not None
+        avoid = (prompt.REFUSAL,) if decided else ()
         first, parts = None, []
         stream = gen.stream(brief.messages, brief.max_tokens, cancel, stop=("\n",), avoid=avoid)
         try:

@@ -136,8 +136,9 @@ class Indexer:
         return summary
 
     def recover(self) -> None:
-        """Undo what a killed run left half-written; rebuild if the embedder changed."""
-        for path in self.manifest.pending():
+        """Undo what a killed run left half-written (and re-index what lost its passages);
+        rebuild if the embedder changed."""
+        for path in self.manifest.pending() + self.manifest.wordless():
             self.store.delete_path(path)
             self.manifest.remove(path)  # re-indexed from scratch on this run
         name = embedder_name(self.embedder)
@@ -165,7 +166,7 @@ class Indexer:
             summary.skipped.append((source, f"cannot be read: {exc.strerror or exc}"))
             return
         if old and old.sha256 == sha and old.source == source and not retry:
-            self.manifest.put(replace(old, mtime_ns=st.st_mtime_ns, updated=0))
+            self.manifest.retime(path, st.st_mtime_ns)  # not put(): that rewrites its passages
             return self._unchanged(old, summary)
         base = Entry(path, source, st.st_size, st.st_mtime_ns, sha, "skipped", collection=collection)
         try:

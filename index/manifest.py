@@ -106,10 +106,23 @@ class Manifest:
             )
             self._db.execute("DELETE FROM pending WHERE path = ?", (entry.path,))
 
+    def retime(self, path: str, mtime_ns: int) -> None:
+        """Record a file's new modification time: touched or copied, its content (and so its
+        passages and identity) unchanged."""
+        with self._lock, self._db:
+            self._db.execute("UPDATE documents SET mtime_ns = ? WHERE path = ?", (mtime_ns, path))
+
     def begin(self, path: str) -> None:
         """Mark a file as about to change in the store (committed before the store is touched)."""
         with self._lock, self._db:
             self._db.execute("INSERT OR IGNORE INTO pending VALUES (?)", (path,))
+
+    def wordless(self) -> list[str]:
+        """Indexed files with no passages for lexical search: until `retime` existed, a
+        touched file's row was rewritten with no passages (the next run re-indexes them)."""
+        return [p for (p,) in self._rows(
+            "SELECT path FROM documents WHERE status = 'indexed' AND chunks > 0"
+            " AND NOT EXISTS (SELECT 1 FROM passages WHERE passages.path = documents.path)")]
 
     def pending(self) -> list[str]:
         """Files a killed run left half-written in the store."""

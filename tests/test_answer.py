@@ -132,6 +132,10 @@ def test_the_floor_can_be_set_and_a_model_without_calibration_is_judged_by_its_r
     monkeypatch.setattr(confidence, "calibrations", lambda: {})
     plain = answerer("Delaware law governs it.", opening=0.99).ask("Which laws govern the agreement?")
     assert plain.found and plain.confidence.value is None
+    for floor in (None, 0.0):  # no value to hold to a floor: its own "Not stated." is the refusal
+        own = answerer("Not stated.", min_confidence=floor)
+        assert own.ask("Which laws govern the agreement?").reason == "sources silent"
+        assert own.generator.avoided == ()
 
 
 def test_cancel_keeps_the_partial_answer() -> None:

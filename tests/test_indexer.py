@@ -34,6 +34,15 @@ def test_incremental_runs(config, corpus: Path) -> None:
     os.utime(policy)  # touched, not changed
     touched = engine.index([corpus])
     assert touched.chunks == 0 and touched.unchanged == 5
+    assert engine.index([corpus]).unchanged == 5  # its new time was recorded: not even hashed again
+    assert chunk_sources(engine) == before  # nothing of it lost: its vectors, its words, its identity
+    assert len(engine.manifest.search("retention", 50, str(policy))) == before["data-retention-policy.md"]
+    assert engine.manifest.named("the Harbor & Vale records and data retention policy")[0] == str(policy)
+    with engine.manifest._db:  # an index a touch emptied this way before is mended by the next run
+        engine.manifest._db.execute("DELETE FROM passages WHERE path = ?", (str(policy),))
+    assert engine.manifest.wordless() == [str(policy)]
+    mended = engine.index([corpus])
+    assert mended.indexed == 1 and not engine.manifest.wordless() and chunk_sources(engine) == before
 
     policy.write_text(policy.read_text().replace("seven (7) years", "eight (8) years"))
     edited = engine.index([corpus])
