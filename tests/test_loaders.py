@@ -31,6 +31,17 @@ def test_markdown_sections_carry_their_heading_path(tmp_path: Path) -> None:
     assert got[3] == (0, "Other", "End.")
 
 
+def test_markdown_inline_markup_is_not_text_but_code_blocks_are_kept_as_written(tmp_path: Path) -> None:
+    (tmp_path / "p.md").write_text(
+        "# The **retention** policy\n\n- **Client matter files** are kept *seven* years ([details](x.md)).\n"
+        "- Run `purge` yearly; 2*3*4 stays.\n\n```\n**as written**\n```\n"
+    )
+    (page,) = loaders.load(tmp_path / "p.md").pages
+    assert page.heading == "The retention policy"
+    assert page.text.startswith("- Client matter files are kept seven years (details).\n- Run purge yearly; 2*3*4")
+    assert "**as written**" in page.text
+
+
 def test_text_is_one_unpaged_passage() -> None:
     (page,) = loaders.load(EXAMPLES / "travel-and-expense-policy.txt").pages
     assert page.number == 0 and page.heading == ""

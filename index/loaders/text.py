@@ -24,6 +24,20 @@ _BOMS = ((codecs.BOM_UTF8, "utf-8-sig"), (codecs.BOM_UTF32_LE, "utf-32"), (codec
 _ATX = re.compile(r"^(#{1,6})\s+(.+?)\s*#*\s*$")
 _SETEXT = re.compile(r"^(=+|-+)\s*$")
 _FENCE = re.compile(r"^\s*(```|~~~)")
+# Inline markup is not the text: a quote reads "kept for seven years", not "**kept** for".
+_INLINE = (
+    (re.compile(r"!?\[([^\]\n]*)\]\([^)\s]*(?:\s+\"[^\"]*\")?\)"), r"\1"),  # [text](url), ![alt](src)
+    (re.compile(r"(\*\*|__)(?=\S)(.+?)(?<=\S)\1"), r"\2"),  # **strong**, __strong__
+    (re.compile(r"(?<![\w*])\*(?=[^\s*])([^*\n]+?)(?<=[^\s*])\*(?![\w*])"), r"\1"),  # *emphasis*
+    (re.compile(r"`([^`\n]+)`"), r"\1"),  # `code`
+)
+
+
+def plain(line: str) -> str:
+    """A Markdown line without its inline markup (list markers and the words stay)."""
+    for pattern, keep in _INLINE:
+        line = pattern.sub(keep, line)
+    return line
 
 
 def decode(data: bytes, declared: str | None = None) -> str:
@@ -88,16 +102,16 @@ def load_markdown(source: Path | bytes, passwords: Sequence[str] = ()) -> Docume
         nxt = lines[i + 1] if i + 1 < len(lines) else ""
         if atx:
             flush()
-            sections.heading(len(atx.group(1)), atx.group(2))
+            sections.heading(len(atx.group(1)), plain(atx.group(2)))
         elif not fenced and line.strip() and not para and _SETEXT.match(nxt) and len(nxt.strip()) >= 2:
             flush()
-            sections.heading(1 if nxt.strip()[0] == "=" else 2, line)
+            sections.heading(1 if nxt.strip()[0] == "=" else 2, plain(line))
         elif not fenced and _SETEXT.match(line) and i > 0 and sections_took(lines, i):
             continue  # the underline of a heading just taken
         elif not line.strip():
             flush()
         else:
-            para.append(line)
+            para.append(line if fenced else plain(line))
     flush()
     return Document(tuple(sections.pages()))
 
