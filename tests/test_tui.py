@@ -389,7 +389,7 @@ async def test_an_answer_is_copied_and_saved_with_its_citations(tmp_path) -> Non
         assert copied.startswith("**Q:** how long are client matter files kept")
         assert "seven (7) years after the matter is closed [1]" in copied
         assert "- [1] data-retention-policy.md" in copied
-        assert "  > - **Client matter files** are kept for seven (7) years" in copied
+        assert "  > - Client matter files are kept for seven (7) years" in copied
         await fill_prompt(pilot, "ctrl+s", str(tmp_path / "memo.md"))
         await pilot.pause()
         assert (tmp_path / "memo.md").read_text(encoding="utf-8") == copied
@@ -415,7 +415,7 @@ async def test_an_answer_shows_the_sentence_it_quotes_with_its_file_and_page(tmp
     async with app.run_test() as pilot:
         await ask_and_wait(pilot, "how long are client matter files kept")
         quote = text_of(turns(app)[-1].query_one(".quote"))
-        assert "Client matter files** are kept for seven (7) years after the matter is closed" in quote
+        assert "- Client matter files are kept for seven (7) years after the matter is closed" in quote
         assert "data-retention-policy.md" in quote
         assert "borne out by the quoted text" in text_of(turns(app)[-1].query_one(".check"))
 

@@ -12,12 +12,12 @@ from textual.widgets.option_list import Option
 from copilot.grounding import report
 from copilot.types import Answer, Citation
 
+THINKING = "[dim]…[/dim]"
+
 
 def quotes_markup(answer: Answer) -> str:
     """The sentences the answer rests on, verbatim, each with its file and page."""
     return "\n".join(f"“{escape(q.text)}”\n  [dim]— {escape(c.label())}[/dim]" for q, c in answer.quoted())
-
-THINKING = "[dim]…[/dim]"
 
 
 class Turn(Vertical):

@@ -134,12 +134,18 @@ class Viewer(Screen[None]):
             f"{self.citation.source} — {where}", no_wrap=True, overflow="ellipsis",
         ))
         span = (self.quote and locate(page.text, self.quote)) or locate(page.text, self.citation.text)
-        a, b = span or (len(page.text), len(page.text))
-        self.query_one("#before", Static).update(escape(page.text[:a]))
+        text = page.text
+        before, marked, after = text, "", ""
+        if span is not None:  # whole lines: a highlighted block that starts mid-line breaks the line
+            a = text.rfind("\n", 0, span[0]) + 1
+            end = text.find("\n", span[1])
+            b = len(text) if end < 0 else end
+            before, marked, after = text[:a].removesuffix("\n"), text[a:b], text[b:].removeprefix("\n")
+        self.query_one("#before", Static).update(escape(before))
         passage = self.query_one("#passage", Static)
-        passage.update(escape(page.text[a:b]))
+        passage.update(escape(marked))
         passage.display = span is not None
-        self.query_one("#after", Static).update(escape(page.text[b:]))
+        self.query_one("#after", Static).update(escape(after))
         scroller = self.query_one("#page", VerticalScroll)
         if span is not None:
             self.call_after_refresh(scroller.scroll_to_widget, passage, animate=False, top=True)
