@@ -14,6 +14,8 @@ from copilot.cli import main
 from copilot.engine import Copilot
 from copilot.models import PACKAGED
 
+from fakes import ScriptedGenerator
+
 
 def _fill(log: AuditLog, n: int) -> None:
     for i in range(n):
@@ -122,3 +124,15 @@ def test_every_answer_is_recorded_with_its_sources_model_and_reader(config, corp
     config.audit_file.write_text(text)
     out = runner.invoke(main, [*home, "audit", "verify"])
     assert out.exit_code == 1 and "BROKEN at record 1: its content was changed" in out.output
+
+
+def test_the_audit_record_holds_the_quote_a_lawyer_checks_and_the_confidence(config, corpus) -> None:
+    engine = Copilot(config)
+    engine.index([corpus])
+    engine._parts["generator"] = ScriptedGenerator("Seven (7) years.")
+    answer = engine.ask("How long does the firm keep client matter files?")
+    assert answer.found and answer.quotes
+    (record,) = AuditLog(config.audit_file).records()
+    assert record["answer"]["quotes"] == [{"text": q.text, "n": q.n} for q in answer.quotes]
+    assert "seven (7) years" in record["answer"]["quotes"][0]["text"]
+    assert record["answer"]["confidence"]["refusal"] == answer.confidence.refusal

@@ -41,6 +41,7 @@ def test_a_document_telling_the_model_what_to_do_changes_nothing(engine: Copilot
     assert "professional firm" not in answer.text  # no system prompt leaked
     assert "seven" in answer.text.lower() or "7" in answer.text
     assert "data-retention-policy.md" in {c.source for c in answer.citations}
+    assert any("seven (7) years after the matter is closed" in q.text for q in answer.quotes)  # verbatim
 
 
 def test_a_follow_up_question_is_answered_in_its_context(engine: Copilot) -> None:
