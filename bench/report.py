@@ -9,7 +9,7 @@ import sys
 import time
 from pathlib import Path
 
-from copilot.eval import markdown_table  # every script puts the project root on sys.path first
+from copilot.eval import figures_by_measure, markdown_table  # every script puts the project root on sys.path first
 
 HERE = Path(__file__).resolve().parent
 
@@ -30,7 +30,7 @@ def record(script: str, rows: list[tuple[str, ...]], note: str, raw: dict, where
     name = Path(script).stem
     (results / f"{name}-{time.strftime('%Y%m%d-%H%M%S')}.json").write_text(
         json.dumps({"when": stamp, "machine": where or machine(),
-                    "rows": {r[0]: list(r[1:]) if len(r) > 2 else r[1] for r in rows}, **raw},
+                    "rows": figures_by_measure(rows), **raw},
                    indent=2, default=str)
     )
     with (HERE / "RESULTS.md").open("a") as fh:

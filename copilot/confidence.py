@@ -18,7 +18,7 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import lru_cache
 from pathlib import Path
 
@@ -113,7 +113,6 @@ def judge(signals: Confidence, model: str, floor: float | None = None) -> Confid
     """
     calibration = calibrations().get(model)
     if calibration is None:
-        return Confidence(signals.refusal, signals.similarity, signals.terms, None, floor)
-    return Confidence(signals.refusal, signals.similarity, signals.terms,
-                      round(calibration.probability(features(signals)), 4),
-                      calibration.floor if floor is None else floor)
+        return replace(signals, value=None, floor=floor)
+    return replace(signals, value=round(calibration.probability(features(signals)), 4),
+                   floor=calibration.floor if floor is None else floor)

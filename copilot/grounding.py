@@ -4,7 +4,7 @@ Each sentence of an answer is compared with each evidence sentence the
 model read.  It is borne out by one when most of its content words
 (stemmed; stop words ignored; numbers written out count as digits) occur
 in it and every number it states does, or when it quotes it word for word.
-Words the sentence only echoes from the question ("The governing law of
+Words the sentence only echoes from the question ("The payment date of
 the Acme agreement is…") state nothing, so they are not counted: a
 sentence that merely restates the question about a clause no sentence
 holds is not borne out by sharing the parties' names with them.  The
@@ -83,7 +83,11 @@ def _quoted(sentence: str, passage: str) -> bool:
 
 def states(sentence: str, question: str = "") -> set[str]:
     """The content words `sentence` adds to `question`: what it claims."""
-    return content_words(CITE.sub("", sentence)) - content_words(question)
+    return _states(sentence, content_words(question))
+
+
+def _states(sentence: str, asked: set[str]) -> set[str]:
+    return content_words(CITE.sub("", sentence)) - asked
 
 
 def support(sentence: str, evidence: str, question: str = "") -> float:
@@ -110,9 +114,10 @@ def check(text: str, evidence: Sequence[tuple[str, int]], question: str = "") ->
     equally good ones, the best-ranked is quoted.
     """
     words = [content_words(e) for e, _ in evidence]  # stemmed once, not once per answer sentence
+    asked = content_words(question)
     claims, quotes = [], []
     for sentence in sentences(text):
-        said = states(sentence, question)
+        said = _states(sentence, asked)
         if not said and evidence:
             claims.append(Claim(sentence, (evidence[0][1],), 1.0, True, restates=True))
             quotes.append(Quote(*evidence[0]))

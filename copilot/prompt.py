@@ -3,9 +3,9 @@
 The model's job is kept as small as it can be: read a handful of sentences
 (not whole passages) and write the answer in a few words copied from them,
 or say the sentences do not answer.  Which sentence it drew on is found
-mechanically afterwards, from its words (`copilot.answer`), and is the quote
-and the citation.  (Asked instead to pick the number of the sentence that
-answers, the 0.5B default model picked no better than "the first one":
+mechanically afterwards, from its words (`copilot.grounding`), and is the
+quote and the citation.  (Asked instead to pick the number of the sentence
+that answers, the 0.5B model picked no better than "the first one":
 measured on the CUAD dev split.)
 
 The system prompt comes first and never changes, so llama.cpp keeps its
@@ -17,8 +17,8 @@ The budget is the model's context window: system prompt, history,
 sentences, question and the room reserved for the answer must fit in it.
 What gives way, in order: the answer's room (down to 128 tokens), the
 oldest conversation turns, the weakest sentences, the text of the one
-sentence left.  Only a question too long
-for the window on its own is an error.
+sentence left.  Only a question too long for the window on its own is an
+error.
 """
 
 from __future__ import annotations

@@ -19,7 +19,7 @@ import re
 
 _END = re.compile(r"(?<=[.!?;:])\s+(?=[\"'“‘(\[A-Z0-9])")
 _BLOCK = re.compile(r"\n\s*\n|\n(?=[ \t]*(?:[-*•▪◦]|\(?[0-9]{1,3}[.)]|\([a-z]{1,3}\))\s)")
-HEADING_WORDS = 4  # a heading or section number this short ("12. Governing Law.") heads the next sentence
+HEADING_WORDS = 4  # a heading or section number this short ("12. Payment Terms.") heads the next sentence
 _NUMBER = r"(?:[0-9]{1,3}(?:\.[0-9]{1,3})+\.?|\(?[0-9]{1,3}[.)]|\([a-z]{1,3}\)|[ivxlc]{1,4}[.)]|#+|§)"
 _NUMBERING = re.compile(rf"^(?:{_NUMBER}\s+)+", re.IGNORECASE)  # "14.4 ", "12. ", "(b) ", "IV. "
 _ENUMERATOR = re.compile(rf"^(?:{_NUMBER}(?:\s|$)|(?:section|article|clause)\b)", re.IGNORECASE)

@@ -5,7 +5,7 @@ for MiniLM, two of them taken by [CLS] and [SEP]), so chunk length is counted
 with its tokenizer, never guessed from characters.  Chunks follow the text's
 structure: paragraphs first, then sentences (`copilot.sentences`), and only
 a sentence longer than a whole chunk is cut mid-way; a chunk holds one
-sentence a line, so the evidence step reads them back as they were cut.  Consecutive chunks share a little overlap so a
+sentence a line.  Consecutive chunks share a little overlap so a
 clause split across two chunks is still found whole in one of them.  A chunk
 never spans two pages (or two sections of a Word, HTML or Markdown file), so
 every chunk has exactly one page and one heading path to cite.  The heading

@@ -30,6 +30,11 @@ def markdown_table(rows: list[tuple[str, ...]], headers: tuple[str, ...] = ("mea
     return "\n".join([line(headers), rule] + [line(r) for r in rows])
 
 
+def figures_by_measure(rows: list[tuple[str, ...]]) -> dict:
+    """Table rows as JSON: measure → its value, or its values (one per column) in a wider table."""
+    return {r[0]: list(r[1:]) if len(r) > 2 else r[1] for r in rows}
+
+
 @dataclass
 class Report:
     """An evaluation's headline figures and its raw records.
@@ -56,7 +61,7 @@ class Report:
     def write(self, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(json.dumps({"name": self.name, "headers": self.headers,
-                                    "rows": {r[0]: list(r[1:]) if len(r) > 2 else r[1] for r in self.rows},
+                                    "rows": figures_by_measure(self.rows),
                                     **self.data}, indent=2, default=str))
 
 

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import json
 import random
+from dataclasses import asdict
 from pathlib import Path
 
 from copilot.config import Config
@@ -78,7 +79,7 @@ def judge(q: dict, answer, data: Path, pages: Pages, part: str) -> dict:
         "quotes": [qt.text for qt in answer.quotes],
         "citations": [f"{Path(c.path).name} p{c.page}" for c in answer.citations],
         "retrieved": [f"{Path(c.path).name} p{c.page}" for c in answer.sources[:5]],
-        "confidence": answer.to_dict()["confidence"],
+        "confidence": asdict(answer.confidence) if answer.confidence else None,
         "seconds": (t.retrieval_ms + (t.total_ms or 0)) / 1000,
         "first_token_s": (t.retrieval_ms + t.first_token_ms) / 1000 if t.first_token_ms is not None else None,
         "prompt_tokens": t.prompt_tokens,
