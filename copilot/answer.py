@@ -71,7 +71,7 @@ def citations_for(hits: Sequence[Hit]) -> list[Citation]:
     return [
         Citation(
             i, h.chunk.source, h.chunk.path, h.chunk.page, round(h.score, 4),
-            h.chunk.text, h.chunk.heading, h.chunk.id, h.chunk.doc_sha256,
+            h.chunk.text, h.chunk.heading, h.chunk.id, h.chunk.doc_sha256, h.chunk.ocr,
         )
         for i, h in enumerate(hits, 1)
     ]

@@ -52,6 +52,7 @@ class Config:
     chunk_tokens: int = 200
     chunk_overlap: int = 32
     max_file_mb: int = 256  # larger files are skipped, with the reason; 0: no limit
+    ocr: str = "auto"  # read scanned pages by OCR where the engine is installed; "off": skip them, saying so
     embed_batch: int = 0  # texts per model call; 0: the backend's best (ONNX 4, torch 32)
     theme: str = "dark"  # the terminal app's colours: dark or light
     guard: str = "refuse"  # on a connection attempt: refuse it (and log), or "fail": stop the process
@@ -101,6 +102,7 @@ CHOICES = {
     "retrieval": ("hybrid", "dense", "lexical"),
     "theme": ("dark", "light"),
     "guard": ("refuse", "fail"),
+    "ocr": ("auto", "off"),
 }
 _DEFAULTS = Config(home=Path("."))
 

@@ -42,6 +42,14 @@ def report(config: Config, echo: Callable[[str], None], strict: bool = False) ->
         line(True, "embedding model", detail + (f", {state})" if config.embed_backend != "torch" else ")"))
     except CopilotError as exc:
         line(False, "embedding model", str(exc))
+    if config.ocr == "off":
+        line(True, "OCR", "turned off (ocr in config.toml): scanned pages are skipped, with the reason")
+    else:
+        from index import ocr
+
+        engine = ocr.describe()
+        line(engine is not None, "OCR", engine or "not installed: scanned pages are skipped (reinstall, or "
+             "set ocr = \"off\")")
     local = list(local_models(config.models_dir))
     echo(f"     {'models available':<18} {', '.join([*PACKAGED, *local])} (details: copilot models)")
 
@@ -88,6 +96,7 @@ def _strict(config: Config, line: Callable[[bool, str, str], None]) -> None:
     import sqlite3
 
     from copilot.models import EMBEDDER_PACKAGE, recorded_sha256, resolve_llm, sha256_of
+    from index.ocr import PACKAGES as OCR_PACKAGES
 
     if config.model not in PACKAGED:  # packaged ones were hashed above against their published hash
         try:
@@ -100,7 +109,7 @@ def _strict(config: Config, line: Callable[[bool, str, str], None]) -> None:
                 "no recorded sha256 (run `copilot models` once, on a trusted copy)"))
         except CopilotError as exc:
             line(False, "model checksum", str(exc))
-    for dist in ("llama-cpp-python", EMBEDDER_PACKAGE.replace("_", "-")):
+    for dist in ("llama-cpp-python", EMBEDDER_PACKAGE.replace("_", "-"), *OCR_PACKAGES):
         bad, checked = _record_mismatches(dist)
         line(checked > 0 and not bad, "package files",
              f"{dist}: {checked} files match pip's RECORD" if checked and not bad else

@@ -160,7 +160,7 @@ class Copilot:
                 self.config.chunk_overlap, self.embedder.window,
             )
             indexer = Indexer(self.store, self.manifest, chunker, self.embedder, passwords, collection_of,
-                              self.config.max_file_mb)
+                              self.config.max_file_mb, ocr=self.config.ocr != "off")
             run = {"time": time.time(), "paths": [str(p) for p in paths]}
             try:
                 summary = indexer.run(paths, progress)

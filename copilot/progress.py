@@ -27,7 +27,7 @@ class IndexBar(Tally):
             self._bar = Progress(
                 TextColumn("indexing"),
                 BarColumn(),
-                TextColumn("{task.fields[files]} files · {task.fields[pages]} pages · "
+                TextColumn("{task.fields[files]} files · {task.fields[pages]} pages{task.fields[scanned]} · "
                            "{task.fields[chunks]} chunks · ETA"),
                 TimeRemainingColumn(),
                 TextColumn("{task.fields[current]}", style="dim"),
@@ -44,7 +44,7 @@ class IndexBar(Tally):
     def start(self, files: int, total_bytes: int) -> None:
         if self._bar is not None:
             self._task = self._bar.add_task(
-                "index", total=max(total_bytes, 1), files="", pages=0, chunks=0, current=""
+                "index", total=max(total_bytes, 1), files="", pages=0, scanned="", chunks=0, current=""
             )
         super().start(files, total_bytes)
 
@@ -53,5 +53,6 @@ class IndexBar(Tally):
             self._bar.update(
                 self._task, completed=self.done_bytes + self.part,
                 files=f"{self.files}/{self.total_files}", pages=self.pages, chunks=self.chunks,
+                scanned=f" ({self.ocr_pages} read by OCR)" if self.ocr_pages else "",
                 current=self.current[-50:],
             )

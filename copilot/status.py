@@ -36,7 +36,8 @@ def show(rows: list, as_json: bool, echo: Callable[[str], None]) -> None:
     if as_json:
         echo(json.dumps([
             {"state": state, "path": e.path, "file": e.source, "pages": e.pages, "chunks": e.chunks,
-             "sha256": e.sha256, "reason": e.reason, "updated": e.updated, "title": e.title}
+             "sha256": e.sha256, "reason": e.reason, "updated": e.updated, "title": e.title,
+             "ocr_pages": e.ocr_pages}
             for state, e in rows
         ], indent=2))
         return
@@ -50,7 +51,7 @@ def show(rows: list, as_json: bool, echo: Callable[[str], None]) -> None:
     for state, e in rows:
         when = time.strftime("%Y-%m-%d %H:%M", time.localtime(e.updated)) if e.updated else ""
         table.add_row(f"[{STYLE.get(state, '')}]{state}[/]", e.source, str(e.pages or ""),
-                      str(e.chunks or ""), when, e.reason)
+                      str(e.chunks or ""), when, e.notes)
     console = Console()
     console.print(table)
     counts: dict[str, int] = {}

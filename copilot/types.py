@@ -22,11 +22,13 @@ class Page:
     HTML, e-mail, Markdown, text); `heading` is the path of headings above the
     text ("Chapter 3 > Leave > Sick leave"), empty where there are none.  A
     chunk never spans two `Page`s, so each chunk has one page and one heading.
+    `ocr` marks text read from a scanned image rather than a text layer.
     """
 
     number: int
     text: str
     heading: str = ""
+    ocr: bool = False
 
 
 @dataclass(frozen=True)
@@ -64,6 +66,7 @@ class Chunk:
     doc_sha256: str
     heading: str = ""
     collection: str = "general"  # who may read it: see copilot.access
+    ocr: bool = False  # read from a scanned image (OCR), not a text layer: cite it as such
 
     @property
     def id(self) -> str:
@@ -104,16 +107,22 @@ class Citation:
     heading: str = ""
     chunk_id: str = ""  # which stored passage (for the audit trail)
     sha256: str = ""  # of the document version it came from
+    ocr: bool = False  # the passage was read from a scan: its words are OCR's reading
 
     @property
     def place(self) -> str:
         """"page 4" and/or the heading path: where in the file the passage is."""
         return place(self.page, self.heading)
 
+    @property
+    def mark(self) -> str:
+        """What follows the place of a passage read from a scan: its words are OCR's."""
+        return " (OCR)" if self.ocr else ""
+
     def label(self) -> str:
-        """`[n] file, page N`: the form users read citations in."""
+        """`[n] file, page N`: the form users read citations in (`(OCR)` after a scan's)."""
         where = self.place
-        return f"[{self.n}] {self.source}" + (f", {where}" if where else "")
+        return f"[{self.n}] {self.source}" + (f", {where}" if where else "") + self.mark
 
 
 NOTHING_RELEVANT = "nothing relevant"  # retrieval found no passage worth answering from

@@ -56,7 +56,7 @@ class Chunker:
                 if budget < self.max_tokens // 2:  # a heading path longer than the text it heads
                     heading, budget = "", self.max_tokens
             for text in self.split(page.text, budget):
-                yield Chunk(path, source, page.number, number, text, sha, heading)
+                yield Chunk(path, source, page.number, number, text, sha, heading, ocr=page.ocr)
                 number += 1
 
     def split(self, text: str, budget: int | None = None) -> list[str]:

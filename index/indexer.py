@@ -26,7 +26,7 @@ from copilot.errors import CopilotError, IndexBusy, SkipFile
 from copilot.models import sha256_of
 from copilot.sanitize import printable
 from copilot.types import Embedder
-from index import loaders
+from index import loaders, ocr
 from index.chunking import Chunker
 from index.manifest import Entry, Manifest
 from index.report import Progress, Silent, Summary
@@ -96,13 +96,14 @@ class Indexer:
     def __init__(
         self, store: ChromaStore, manifest: Manifest, chunker: Chunker, embedder: Embedder,
         passwords: Sequence[str] = (), collection_of: Callable[[Path], str] | None = None,
-        max_mb: int = 0,
+        max_mb: int = 0, ocr: bool = True,
     ):
         self.store, self.manifest = store, manifest
         self.chunker, self.embedder = chunker, embedder
         self.passwords = tuple(passwords)
         self.collection_of = collection_of or (lambda _file: "general")
         self.max_mb = max_mb  # 0: no limit.  A file is read whole: a 4 GB one could take the run down
+        self.ocr = ocr  # read scanned pages (where the OCR engine is installed)
 
     def run(self, paths: Iterable[Path], progress: Progress | None = None) -> Summary:
         progress = progress or Silent()
@@ -156,8 +157,10 @@ class Indexer:
         path = str(file)
         collection = self.collection_of(file)
         old = self.manifest.get(path)
-        # A file moved behind another wall is re-written: its chunks carry the collection.
-        retry = bool(old and ((self.passwords and "password" in old.reason) or old.collection != collection))
+        # A file moved behind another wall is re-written: its chunks carry the collection.  Scans
+        # left unread (OCR off, or not installed then) are read once it can.
+        retry = bool(old and ((self.passwords and "password" in old.reason) or old.collection != collection
+                              or (self.ocr and loaders.awaits_ocr(old.reason) and ocr.available())))
         if old and (old.size, old.mtime_ns) == (st.st_size, st.st_mtime_ns) and not retry:
             return self._unchanged(old, summary)
         try:
@@ -173,7 +176,7 @@ class Indexer:
             if self.max_mb and st.st_size > self.max_mb * 2**20:
                 raise SkipFile(f"too large to index ({st.st_size / 2**20:,.0f} MB; the limit is "
                                f"{self.max_mb:,} MB: max_file_mb in config.toml)")
-            doc = loaders.load(file, self.passwords)
+            doc = loaders.load_source(file, file.suffix, loaders.Reading(self.passwords, self.ocr, progress.read))
             chunks = [replace(c, collection=collection)
                       for c in self.chunker.chunks(doc.pages, path, source, sha)]
             if not chunks:
@@ -190,12 +193,14 @@ class Indexer:
         self.store.delete_path(path)
         self.store.add(chunks, vectors)
         pages = len({p.number for p in doc.pages if p.number})  # formats without pages add none
+        scanned = sum(p.ocr for p in doc.pages)  # a scan page, or a picture in a Word file
         self.manifest.put(replace(
             base, status="indexed", reason="; ".join(doc.problems), pages=pages,
-            chunks=len(chunks), title=doc.title,
+            chunks=len(chunks), title=doc.title, ocr_pages=scanned,
         ), chunks)
         summary.indexed += 1
         summary.pages += pages
+        summary.ocr_pages += scanned
         summary.chunks += len(chunks)
         summary.partial += [(source, problem) for problem in doc.problems]
 

@@ -26,7 +26,8 @@ SCHEMA = """
 CREATE TABLE IF NOT EXISTS passages (
     id INTEGER PRIMARY KEY,
     path TEXT NOT NULL, sha256 TEXT NOT NULL, chunk INTEGER NOT NULL, page INTEGER NOT NULL,
-    heading TEXT NOT NULL, source TEXT NOT NULL, title TEXT NOT NULL, text TEXT NOT NULL
+    heading TEXT NOT NULL, source TEXT NOT NULL, title TEXT NOT NULL, text TEXT NOT NULL,
+    ocr INTEGER NOT NULL DEFAULT 0
 );
 CREATE INDEX IF NOT EXISTS passages_path ON passages(path);
 CREATE VIRTUAL TABLE IF NOT EXISTS passages_fts USING fts5(
@@ -69,9 +70,10 @@ def replace(db: sqlite3.Connection, path: str, chunks: Sequence[Chunk], title: s
     db.execute("DELETE FROM passages WHERE path = ?", (path,))
     db.execute("DELETE FROM identities WHERE path = ?", (path,))
     db.executemany(
-        "INSERT INTO passages (path, sha256, chunk, page, heading, source, title, text)"
-        " VALUES (?,?,?,?,?,?,?,?)",
-        [(c.path, c.doc_sha256, c.number, c.page, c.heading, c.source, title, c.text) for c in chunks],
+        "INSERT INTO passages (path, sha256, chunk, page, heading, source, title, text, ocr)"
+        " VALUES (?,?,?,?,?,?,?,?,?)",
+        [(c.path, c.doc_sha256, c.number, c.page, c.heading, c.source, title, c.text, c.ocr)
+         for c in chunks],
     )
     if chunks:
         opening = [c.text for c in sorted(chunks, key=lambda c: c.number)[:IDENTITY_PASSAGES]]
@@ -162,12 +164,12 @@ def search(db: sqlite3.Connection, question: str, k: int, path: str | None = Non
     where, names = scope(collections, "p.path")
     rows = db.execute(
         "SELECT p.path, p.source, p.page, p.chunk, p.text, p.sha256, p.heading, -bm25(passages_fts),"
-        " COALESCE(d.collection, '')"
+        " COALESCE(d.collection, ''), p.ocr"
         " FROM passages_fts JOIN passages p ON p.id = passages_fts.rowid"
         " LEFT JOIN documents d ON d.path = p.path"
         " WHERE passages_fts MATCH ? AND (? IS NULL OR p.path = ?)" + where +
         " ORDER BY bm25(passages_fts) LIMIT ?",
         (expression, path, path, *names, k),
     ).fetchall()
-    return [Hit(Chunk(path, source, page, number, text, sha, heading, collection), score)
-            for path, source, page, number, text, sha, heading, score, collection in rows]
+    return [Hit(Chunk(path, source, page, number, text, sha, heading, collection, bool(ocr)), score)
+            for path, source, page, number, text, sha, heading, score, collection, ocr in rows]

@@ -34,7 +34,8 @@ CREATE TABLE IF NOT EXISTS documents (
     chunks INTEGER NOT NULL DEFAULT 0,
     updated REAL NOT NULL,
     title TEXT NOT NULL DEFAULT '',
-    collection TEXT NOT NULL DEFAULT 'general'
+    collection TEXT NOT NULL DEFAULT 'general',
+    ocr_pages INTEGER NOT NULL DEFAULT 0   -- of `pages`, those read by OCR (scans)
 );
 CREATE TABLE IF NOT EXISTS pending (path TEXT PRIMARY KEY);
 CREATE TABLE IF NOT EXISTS settings (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -57,6 +58,14 @@ class Entry:
     updated: float = 0.0
     title: str = ""
     collection: str = "general"
+    ocr_pages: int = 0  # pages read from scans by OCR
+
+    @property
+    def notes(self) -> str:
+        """What a status listing says of the file: why it was skipped or what was not read,
+        and how many of its pages were read from scans (OCR's reading, not a text layer)."""
+        scanned = f"{self.ocr_pages} page{'s' if self.ocr_pages > 1 else ''} read by OCR" if self.ocr_pages else ""
+        return "; ".join(part for part in (scanned, self.reason) if part)
 
 
 class Manifest:
@@ -76,6 +85,10 @@ class Manifest:
             self._db.execute("ALTER TABLE documents ADD COLUMN title TEXT NOT NULL DEFAULT ''")
         if "collection" not in columns:  # ... or before collections (the next run rebuilds it)
             self._db.execute("ALTER TABLE documents ADD COLUMN collection TEXT NOT NULL DEFAULT 'general'")
+        if "ocr_pages" not in columns:  # ... or before scans were read (none was, then)
+            self._db.execute("ALTER TABLE documents ADD COLUMN ocr_pages INTEGER NOT NULL DEFAULT 0")
+        if "ocr" not in {row[1] for row in self._db.execute("PRAGMA table_info(passages)")}:
+            self._db.execute("ALTER TABLE passages ADD COLUMN ocr INTEGER NOT NULL DEFAULT 0")
         if self._db.execute("SELECT 1 FROM identities LIMIT 1").fetchone() is None:
             with self._db:  # an index written before identities were kept
                 lexical.fill_identities(self._db)
@@ -97,11 +110,11 @@ class Manifest:
         with self._lock, self._db:
             lexical.replace(self._db, entry.path, chunks, entry.title)
             self._db.execute(
-                "INSERT OR REPLACE INTO documents VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
+                "INSERT OR REPLACE INTO documents VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
                 (
                     entry.path, entry.source, entry.size, entry.mtime_ns, entry.sha256,
                     entry.status, entry.reason, entry.pages, entry.chunks,
-                    entry.updated or time.time(), entry.title, entry.collection,
+                    entry.updated or time.time(), entry.title, entry.collection, entry.ocr_pages,
                 ),
             )
             self._db.execute("DELETE FROM pending WHERE path = ?", (entry.path,))
@@ -170,12 +183,13 @@ class Manifest:
             return lexical.named(self._db, question, collections)
 
     def totals(self) -> dict[str, int]:
-        """Files, pages and chunks indexed; files skipped."""
+        """Files, pages (and of them, pages read by OCR) and chunks indexed; files skipped."""
         (row,) = self._rows(
             "SELECT COALESCE(SUM(status='indexed'),0), COALESCE(SUM(pages),0),"
-            " COALESCE(SUM(chunks),0), COALESCE(SUM(status='skipped'),0) FROM documents"
+            " COALESCE(SUM(chunks),0), COALESCE(SUM(status='skipped'),0),"
+            " COALESCE(SUM(ocr_pages),0) FROM documents"
         )
-        return dict(zip(("files", "pages", "chunks", "skipped"), row))
+        return dict(zip(("files", "pages", "chunks", "skipped", "ocr_pages"), row))
 
     def close(self) -> None:
         self._db.close()

@@ -5,16 +5,21 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Protocol
 
+OCR_SHARE = 0.95  # of a scanned file's time, what reading its pages takes (embedding is the rest)
+
 
 class Progress(Protocol):
     """Live progress of a run (the CLI draws a bar from it).
 
     Work is measured in bytes of files to look at: the only size known for
-    every file before it is read, so the ETA covers the whole run.
+    every file before it is read, so the ETA covers the whole run.  `read`
+    says a scanned page of the current file has been read by OCR (`page` of
+    its `pages`): seconds a page, so a scan moves the bar while it is read.
     """
 
     def start(self, files: int, total_bytes: int) -> None: ...
     def file(self, source: str, size: int) -> None: ...
+    def read(self, page: int, pages: int) -> None: ...
     def advance(self, pages: int, chunks: int, fraction: float) -> None: ...
     def done(self, source: str) -> None: ...
 
@@ -24,19 +29,21 @@ class Silent:
 
     def start(self, files: int, total_bytes: int) -> None: ...
     def file(self, source: str, size: int) -> None: ...
+    def read(self, page: int, pages: int) -> None: ...
     def advance(self, pages: int, chunks: int, fraction: float) -> None: ...
     def done(self, source: str) -> None: ...
 
 
 class Tally:
-    """A `Progress` that keeps count: files, pages, chunks, and bytes done of the whole.
+    """A `Progress` that keeps count: files, pages (and of them, read by OCR), chunks,
+    and bytes done of the whole.
 
     What draws progress (the CLI's bar, the app's index screen) subclasses it
     and shows the counts in `changed()`, called after every update.
     """
 
     def __init__(self) -> None:
-        self.files = self.total_files = self.pages = self.chunks = 0
+        self.files = self.total_files = self.pages = self.chunks = self.ocr_pages = 0
         self.total_bytes = self.done_bytes = 0  # done: of the files finished
         self.size = self.part = 0  # the current file's size, and its bytes embedded so far
         self.current = ""
@@ -52,6 +59,12 @@ class Tally:
 
     def file(self, source: str, size: int) -> None:
         self.current, self.size, self.part = source, size, 0
+        self.changed()
+
+    def read(self, page: int, pages: int) -> None:
+        # Reading is nearly all of a scan's time: its pages move the bar through the file.
+        self.ocr_pages += 1
+        self.part = max(self.part, int(self.size * OCR_SHARE * page / max(pages, 1)))
         self.changed()
 
     def advance(self, pages: int, chunks: int, fraction: float) -> None:
@@ -79,6 +92,7 @@ class Summary:
     unchanged: int = 0
     removed: int = 0
     pages: int = 0
+    ocr_pages: int = 0  # of `pages`, those read from scans by OCR
     chunks: int = 0
     ignored: dict[str, int] = field(default_factory=dict)  # unsupported suffix → files
     skipped: list[tuple[str, str]] = field(default_factory=list)  # (file, reason)
@@ -87,8 +101,9 @@ class Summary:
 
     def line(self) -> str:
         """The one-line summary printed at the end of `copilot index`."""
+        scanned = f", {self.ocr_pages} read by OCR" if self.ocr_pages else ""
         return (
-            f"{self.files} files: {self.indexed} indexed ({self.pages} pages, "
+            f"{self.files} files: {self.indexed} indexed ({self.pages} pages{scanned}, "
             f"{self.chunks} chunks embedded), {self.unchanged} unchanged, "
             f"{self.removed} removed, {len(self.skipped)} skipped; {self.seconds:.1f} s"
         ) + self._ignored_note()

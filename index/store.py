@@ -65,6 +65,7 @@ class ChromaStore:
                         "sha256": c.doc_sha256,
                         "heading": c.heading,
                         "collection": c.collection,
+                        "ocr": c.ocr,
                     }
                     for c in part
                 ],
@@ -124,6 +125,7 @@ class ChromaStore:
                 doc_sha256=str(meta["sha256"]),
                 heading=str(meta.get("heading") or ""),
                 collection=str(meta.get("collection") or ""),
+                ocr=bool(meta.get("ocr", False)),  # absent in an index written before OCR
             )
             hits.append(Hit(chunk, 1.0 - float(dist)))
         return hits

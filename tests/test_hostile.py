@@ -14,7 +14,6 @@ from pathlib import Path
 import pytest
 
 from copilot.engine import Copilot
-from index.loaders import NO_TEXT
 
 from conftest import HOSTILE
 
@@ -44,8 +43,8 @@ EXPECT = {
     "pdfplumber--empty.pdf": (SKIPPED, "empty file (0 bytes)"),
     "pdfplumber--malformed-from-issue-932.pdf": (EITHER, "corrupt: "),
     "pdfplumber--federal-register-2020-17221.pdf": (INDEXED, 15),
-    "docling--ocr_test.pdf": (SKIPPED, NO_TEXT),
-    "docling--nemotron_multipage.pdf": (SKIPPED, NO_TEXT),
+    "docling--ocr_test.pdf": (INDEXED, 1),  # scanned: read by OCR
+    "docling--nemotron_multipage.pdf": (INDEXED, 4),
     "unstructured--handbook-872p.docx": (INDEXED, 0),  # Word files have no pages: cited by heading
     "unstructured--docx-tables.docx": (INDEXED, 0),
     "unstructured--fake-html-cp1252.html": (INDEXED, 0),

@@ -63,11 +63,12 @@ def test_bad_files_are_reported_and_the_run_goes_on(config, corpus: Path) -> Non
     (corpus / "scan.pdf").write_bytes(b"%PDF-1.4\n%garbage\n")
     (corpus / "empty.txt").write_bytes(b"")
     (corpus / "picture.png").write_bytes(b"\x89PNG")
+    (corpus / "slides.pptx").write_bytes(b"PK\x03\x04")
     summary = Copilot(config).index([corpus])
-    assert summary.indexed == 5 and summary.ignored == {".png": 1}
-    assert summary.line().endswith("\n1 file of unsupported type not read (1 .png)")
+    assert summary.indexed == 5 and summary.ignored == {".pptx": 1}
+    assert summary.line().endswith("\n1 file of unsupported type not read (1 .pptx)")
     reasons = dict(summary.skipped)
-    assert set(reasons) == {"scan.pdf", "empty.txt"}
+    assert set(reasons) == {"scan.pdf", "empty.txt", "picture.png"}
     assert reasons["empty.txt"] == "empty file (0 bytes)"
     assert reasons["scan.pdf"].startswith("corrupt: ")
 

@@ -11,12 +11,15 @@ from copilot.engine import Copilot
 from copilot.errors import ConfigError
 from copilot.models import resolve_embedder
 from copilot.status import read_passwords
+from index import lexical
+from index import ocr as ocr_engine
 from index.chunking import Chunker
 from index.indexer import Indexer
 from index.manifest import Manifest
 
 from conftest import EXAMPLES, HOSTILE
 from fakes import BagOfWordsEmbedder, DictStore
+import scans
 
 
 class Named(BagOfWordsEmbedder):
@@ -108,6 +111,80 @@ def test_passwords_reopen_files_skipped_for_want_of_one(parts, tmp_path: Path) -
     assert second.indexed == 1 and second.pages == 1 and not second.skipped
 
 
+def make_ocr(parts, ocr: bool):
+    store, manifest, chunker = parts
+    return Indexer(store, manifest, chunker, Named(), ocr=ocr)
+
+
+@pytest.mark.skipif(not ocr_engine.available(), reason="tesserocr or its models are not installed")
+def test_scans_skipped_with_ocr_off_are_read_once_it_is_on_and_never_read_twice(parts, tmp_path: Path,
+                                                                                  monkeypatch) -> None:
+    store, manifest, _ = parts
+    scans.pdf(tmp_path / "signed.pdf", ["The term of this lease is five years.", scans.scanned_page()])
+    scans.pdf(tmp_path / "scan.pdf", [scans.scanned_page()])
+    off = make_ocr(parts, ocr=False).run([tmp_path])
+    assert off.indexed == 1 and off.skipped == [
+        ("scan.pdf", "no extractable text (scanned; OCR is turned off: ocr in config.toml)")]
+    assert off.partial == [("signed.pdf", "page 2: no extractable text (scanned; OCR is turned off: ocr in config.toml)")]
+    assert make_ocr(parts, ocr=False).run([tmp_path]).unchanged == 2  # still off: nothing to retry
+    on = make_ocr(parts, ocr=True).run([tmp_path])
+    assert (on.indexed, on.pages, on.ocr_pages, on.skipped, on.partial) == (2, 3, 2, [], [])
+    assert "2 read by OCR" in on.line()
+    entries = {e.source: e for e in manifest.entries()}
+    assert (entries["signed.pdf"].ocr_pages, entries["signed.pdf"].notes) == (1, "1 page read by OCR")
+    assert {(c.source, c.page) for c in store.rows.values() if c.ocr} == {("signed.pdf", 2), ("scan.pdf", 1)}
+    (hit,) = manifest.search("Docling bundles conversion", 1, path=str(tmp_path / "scan.pdf"))
+    assert hit.chunk.ocr  # the lexical index knows a scan's passages too
+
+    def never(image):
+        raise AssertionError("an unchanged scan was read again")
+
+    monkeypatch.setattr(ocr_engine, "read", never)
+    os.utime(tmp_path / "scan.pdf")  # touched, same content
+    again = make_ocr(parts, ocr=True).run([tmp_path])
+    assert again.unchanged == 2 and again.ocr_pages == 0
+
+
+@pytest.mark.skipif(not ocr_engine.available(), reason="tesserocr or its models are not installed")
+def test_progress_counts_pages_read_by_ocr_and_moves_through_a_scan(parts, tmp_path: Path) -> None:
+    from index.report import Tally
+
+    scans.pdf(tmp_path / "scan.pdf", [scans.scanned_page()] * 2)
+    moved: list[tuple[int, float]] = []
+
+    class Watch(Tally):
+        def changed(self) -> None:
+            moved.append((self.ocr_pages, self.fraction))
+
+    make_ocr(parts, ocr=True).run([tmp_path], Watch())
+    reading = [m for m in moved if m[0]]
+    assert [n for n, _ in reading][:2] == [1, 2]
+    assert 0 < reading[0][1] < reading[1][1] < 1  # the bar moves while pages are read
+
+
+def test_an_index_from_before_scans_were_read_opens_as_it_was(tmp_path: Path) -> None:
+    import sqlite3
+
+    old = tmp_path / "manifest.sqlite"
+    with sqlite3.connect(old) as db:  # the tables as the last release wrote them
+        db.executescript(
+            "CREATE TABLE documents (path TEXT PRIMARY KEY, source TEXT NOT NULL, size INTEGER NOT NULL,"
+            " mtime_ns INTEGER NOT NULL, sha256 TEXT NOT NULL, status TEXT NOT NULL, reason TEXT NOT NULL DEFAULT '',"
+            " pages INTEGER NOT NULL DEFAULT 0, chunks INTEGER NOT NULL DEFAULT 0, updated REAL NOT NULL,"
+            " title TEXT NOT NULL DEFAULT '', collection TEXT NOT NULL DEFAULT 'general');"
+            + lexical.SCHEMA.replace(",\n    ocr INTEGER NOT NULL DEFAULT 0", "") +
+            "INSERT INTO documents VALUES ('/d/a.pdf', 'a.pdf', 1, 1, 'ab', 'indexed', '', 2, 3, 0, 'A', 'general');"
+            "INSERT INTO passages VALUES (1, '/d/a.pdf', 'ab', 0, 1, '', 'a.pdf', 'A', 'the lease term is five years');"
+        )
+        assert "ocr" not in {row[1] for row in db.execute("PRAGMA table_info(passages)")}
+    manifest = Manifest(old)
+    (entry,) = manifest.entries()
+    assert (entry.pages, entry.ocr_pages, entry.notes) == (2, 0, "")
+    assert manifest.totals()["ocr_pages"] == 0
+    (hit,) = manifest.search("lease term", 1)
+    assert hit.chunk.page == 1 and not hit.chunk.ocr
+
+
 def test_progress_reports_pages_chunks_and_whole_files(parts, corpus: Path) -> None:
     seen = {"pages": 0, "chunks": 0, "files": 0, "last": 0.0}
 
@@ -117,6 +194,9 @@ def test_progress_reports_pages_chunks_and_whole_files(parts, corpus: Path) -> N
 
         def file(self, source, size):
             seen["last"] = 0.0
+
+        def read(self, page, pages):
+            raise AssertionError("no scan in this folder: nothing is read by OCR")
 
         def advance(self, pages, chunks, fraction):
             seen["pages"] += pages

@@ -7,7 +7,6 @@ import pytest
 
 from copilot.errors import SkipFile
 from index import loaders
-from index.loaders import NO_TEXT
 
 from conftest import EXAMPLES, HOSTILE
 
@@ -121,6 +120,7 @@ def test_eml_headers_body_and_attachments(tmp_path: Path) -> None:
     pdf = (EXAMPLES / "engagement-letter-northwind.pdf").read_bytes()
     m.add_attachment(pdf, maintype="application", subtype="pdf", filename="letter.pdf")
     m.add_attachment(b"\x89PNG", maintype="image", subtype="png", filename="logo.png")
+    m.add_attachment(b"PK\x03\x04", maintype="application", subtype="zip", filename="old.zip")
     (tmp_path / "m.eml").write_bytes(bytes(m))
     doc = loaders.load(tmp_path / "m.eml")
     assert doc.title == "Lease renewal" and doc.meta["from"] == "Dana <dana@hv.example>"
@@ -128,7 +128,8 @@ def test_eml_headers_body_and_attachments(tmp_path: Path) -> None:
     assert body.text.startswith("From: Dana") and "renew for five years" in body.text
     assert rent.heading == "Lease renewal > attachment rent.txt" and "$4,200" in rent.text
     assert letter[0].heading == "Lease renewal > attachment letter.pdf > page 1"
-    assert doc.problems == ("attachment logo.png: not read (unsupported type image/png)",)
+    assert doc.problems == ("attachment logo.png: corrupt: not an image any reader here knows",
+                            "attachment old.zip: not read (unsupported type application/zip)")
 
 
 def test_an_eml_whose_address_the_parser_trips_on_is_still_read() -> None:
@@ -147,8 +148,6 @@ def test_an_eml_whose_address_the_parser_trips_on_is_still_read() -> None:
         ("pypdf--r4-aes-user-password.pdf", "encrypted: needs a password"),
         ("unstructured--password.pdf", "encrypted: needs a password"),
         ("pdfplumber--empty.pdf", "empty file (0 bytes)"),
-        ("docling--ocr_test.pdf", NO_TEXT),
-        ("docling--nemotron_multipage.pdf", NO_TEXT),
         ("unstructured--empty.txt", "empty file"),
         ("qpdf--bad-data.pdf", "corrupt: LZW"),
         ("qpdf--unfilterable.pdf", "corrupt: Unsupported filter"),
@@ -160,6 +159,37 @@ def test_bad_files_say_why(name: str, reason: str) -> None:
     with pytest.raises(SkipFile) as caught:
         loaders.load(HOSTILE / name)
     assert str(caught.value).startswith(reason) or reason in str(caught.value)
+
+
+@pytest.mark.parametrize("name, pages", [("docling--ocr_test.pdf", 1), ("docling--nemotron_multipage.pdf", 4)])
+def test_scanned_pdfs_are_read_by_ocr_page_by_page_or_skipped_saying_ocr_is_off(name: str, pages: int) -> None:
+    doc = loaders.load(HOSTILE / name)
+    assert [p.number for p in doc.pages] == list(range(1, pages + 1)) and all(p.ocr for p in doc.pages)
+    assert all(p.text.startswith("Docling bundles PDF document conversion") for p in doc.pages)
+    with pytest.raises(SkipFile, match="no extractable text .scanned; OCR is turned off"):
+        loaders.load(HOSTILE / name, ocr=False)
+
+
+def test_image_files_are_read_by_ocr_one_page_per_frame(tmp_path: Path) -> None:
+    import pypdfium2 as pdfium
+
+    from index import ocr
+
+    if not ocr.available():
+        pytest.skip("tesserocr or its models are not installed")
+    scan = pdfium.PdfDocument(HOSTILE / "docling--ocr_test.pdf")[0].render(scale=ocr.DPI / 72).to_pil()
+    scan.save(tmp_path / "scan.png")
+    scan.convert("RGB").save(tmp_path / "scan.jpg", quality=40)
+    scan.save(tmp_path / "scans.tif", save_all=True, append_images=[scan.rotate(90, expand=True)])
+    for name, pages in (("scan.png", 1), ("scan.jpg", 1), ("scans.tif", 2)):
+        doc = loaders.load(tmp_path / name)
+        assert [p.number for p in doc.pages] == list(range(1, pages + 1)) and all(p.ocr for p in doc.pages)
+        assert all("Docling bundles PDF" in p.text for p in doc.pages), name
+    (tmp_path / "bad.png").write_bytes(b"\x89PNG")
+    with pytest.raises(SkipFile, match="^corrupt: not an image"):
+        loaders.load(tmp_path / "bad.png")
+    with pytest.raises(SkipFile, match="OCR is turned off"):
+        loaders.load(tmp_path / "scan.png", ocr=False)
 
 
 @pytest.mark.parametrize("name", ["qpdf--bad-xref.pdf", "qpdf--bad2.pdf", "qpdf--bad39.pdf", "qpdf--bad40.pdf"])

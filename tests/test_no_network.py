@@ -46,6 +46,10 @@ def test_index_ask_quantize_and_eval_with_no_network_and_the_guard_set_to_fail(
         return out
 
     run("index", str(ROOT / "examples"))
+    scanned = tmp_path / "scanned"  # a scan: read by OCR, its models from the environment, nothing fetched
+    scanned.mkdir()
+    shutil.copy(SHARED / "corpus" / "hostile" / "docling--ocr_test.pdf", scanned)
+    assert "1 read by OCR" in run("index", str(scanned)).stdout
     asked = run("ask", "How long does the firm keep client matter files?").stdout
     assert "data-retention-policy.md" in asked  # retrieved and listed (the tiny model's answer itself may not hold)
     run("quantize", "make", "smollm2-135m", "--type", "Q4_0", "--allow-requantize")

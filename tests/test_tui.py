@@ -477,6 +477,23 @@ def test_the_app_progress_posts_sparingly_and_stops_the_run_when_cancelled() -> 
         progress.file("one more", 1)
 
 
+def test_the_app_progress_counts_pages_read_by_ocr_and_esc_stops_between_two() -> None:
+    import threading
+
+    from copilot.errors import IndexCancelled
+    from tui.index_screen import AppProgress
+
+    posted, cancel = [], threading.Event()
+    progress = AppProgress(posted.append, cancel)
+    progress.start(1, 300_000)
+    progress.file("scan.pdf", 300_000)
+    progress.read(1, 300)
+    assert progress.ocr_pages == 1 and 0 < progress.fraction < 0.01  # posted with the next message
+    cancel.set()
+    with pytest.raises(IndexCancelled):  # the indexer's loader lets it through: the run stops
+        progress.read(2, 300)
+
+
 @pytest.mark.asyncio
 async def test_f3_lists_the_models_and_switches_to_the_one_chosen(tmp_path) -> None:
     from fakes import write_gguf

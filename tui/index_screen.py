@@ -41,6 +41,10 @@ class AppProgress(Tally):
         self._check()
         super().file(source, size)
 
+    def read(self, page: int, pages: int) -> None:
+        self._check()  # a long scan stops between two pages
+        super().read(page, pages)
+
     def advance(self, pages: int, chunks: int, fraction: float) -> None:
         self._check()
         super().advance(pages, chunks, fraction)
@@ -54,7 +58,7 @@ class AppProgress(Tally):
         if not self._last or now - self._last > 0.1 or self.files == self.total_files:
             self._last = now
             self.post(IndexProgress(self.fraction, self.files, self.total_files, self.pages,
-                                    self.chunks, self.current))
+                                    self.chunks, self.current, self.ocr_pages))
 
 
 class IndexScreen(Screen[None]):
@@ -109,7 +113,8 @@ class IndexScreen(Screen[None]):
             when = time.strftime("%Y-%m-%d %H:%M", time.localtime(run["time"]))
             last = f"{when} — {run.get('line') or run.get('outcome', '')}".splitlines()[0]
         self.query_one("#totals", Static).update(
-            f"[b]{t['files']:,}[/b] files indexed · [b]{t['pages']:,}[/b] pages · "
+            f"[b]{t['files']:,}[/b] files indexed · [b]{t['pages']:,}[/b] pages"
+            + (f" ({t['ocr_pages']:,} read by OCR)" if t.get("ocr_pages") else "") + " · "
             f"[b]{t['chunks']:,}[/b] chunks · [b]{t['skipped']:,}[/b] skipped\n"
             f"[dim]Last run:[/dim] {escape(last)}"
         )
@@ -118,7 +123,7 @@ class IndexScreen(Screen[None]):
         # Skipped and stale files first: they are what needs the user's attention.
         order = {"skipped": 0, "stale": 1, "pending": 2, "indexed": 3}
         for state, e in sorted(message.rows, key=lambda r: (order.get(r[0], 9), r[1].source)):
-            table.add_row(Text(state, style=STYLE.get(state, "")), e.source, e.reason,
+            table.add_row(Text(state, style=STYLE.get(state, "")), e.source, e.notes,
                           str(e.pages or ""), str(e.chunks or ""))
 
     @on(Input.Submitted, "#folder")
@@ -131,8 +136,9 @@ class IndexScreen(Screen[None]):
         bar = self.query_one("#bar", ProgressBar)
         bar.display = True
         bar.update(progress=100 * message.fraction)
+        scanned = f" ({message.ocr_pages:,} read by OCR)" if message.ocr_pages else ""
         self.query_one("#progress-line", Label).update(
-            f"{message.files}/{message.total} files · {message.pages:,} pages · "
+            f"{message.files}/{message.total} files · {message.pages:,} pages{scanned} · "
             f"{message.chunks:,} chunks · {escape(message.current[-60:])}"
         )
 

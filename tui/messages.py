@@ -60,10 +60,11 @@ class IndexProgress(Message):
     """How far an indexing run from the app has got."""
 
     def __init__(self, fraction: float, files: int, total: int, pages: int, chunks: int,
-                 current: str) -> None:
+                 current: str, ocr_pages: int = 0) -> None:
         super().__init__()
         self.fraction, self.files, self.total = fraction, files, total
         self.pages, self.chunks, self.current = pages, chunks, current
+        self.ocr_pages = ocr_pages  # scanned pages read by OCR so far
 
 
 class IndexFinished(Message):

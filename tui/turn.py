@@ -93,6 +93,7 @@ def source_option(citation: Citation, index: int) -> Option:
     head = Text.assemble((f"[{citation.n}] ", "bold"), citation.source)
     if citation.place:
         head.append(f", {citation.place}")
+    head.append(citation.mark, "dim")
     prompt = Text.assemble(head, "\n    ", (f"{citation.score:.2f} ", "bold dim"), (first[:300], "dim"),
                            no_wrap=True, overflow="ellipsis")
     return Option(prompt, id=str(index))

@@ -9,22 +9,49 @@ takes the rest of the run down with it.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from copilot.errors import SkipFile
+from copilot.errors import IndexCancelled, SkipFile
 from copilot.sanitize import printable
-from copilot.types import Document, Page
+from copilot.types import Document
 
 Source = Path | bytes  # a file, or the bytes of an e-mail attachment
-Loader = Callable[[Source, Sequence[str]], Document]
 
-NO_TEXT = "no extractable text (scanned; OCR not available)"
+
+@dataclass(frozen=True)
+class Reading:
+    """How files are read: the passwords tried on encrypted ones (after the empty
+    password), whether pages with no text layer are read by OCR, and who is told
+    each time a page has been (`read(page, pages)`: OCR is slow, progress shows it)."""
+
+    passwords: tuple[str, ...] = ()
+    ocr: bool = True
+    read: Callable[[int, int], None] = field(default=lambda page, pages: None, compare=False)
+
+
+Loader = Callable[[Source, Reading], Document]
+
+# Why a scan was not read; `awaits_ocr` knows them all, so a file skipped for it is
+# read on the next run that can (OCR installed, or turned back on).
+OCR_MISSING = "OCR not available"
+OCR_OFF = "OCR is turned off: ocr in config.toml"
+NO_TEXT = f"no extractable text (scanned; {OCR_MISSING})"
+
+
+def unread_scan(reading: Reading, what: str = "scanned") -> str:
+    """The reason a scan (or an image file: `what` it is) was not read."""
+    return f"no extractable text ({what}; {OCR_OFF if not reading.ocr else OCR_MISSING})"
+
+
+def awaits_ocr(reason: str) -> bool:
+    """Whether a recorded reason (or problem) says scans were left unread."""
+    return OCR_MISSING in reason or OCR_OFF in reason
 
 
 # suffix → (module in this package, function); modules are imported on first use,
 # so a run over Markdown never imports PDFium.  Every loader takes
-# (source, passwords); only PDF (and PDFs attached to e-mail) use the passwords.
+# (source, reading): PDF, Word, images and e-mail (for what it attaches) use it.
 FORMATS: dict[str, tuple[str, str]] = {
     ".pdf": ("pdf", "load_pdf"),
     ".docx": ("word", "load_docx"),
@@ -37,6 +64,11 @@ FORMATS: dict[str, tuple[str, str]] = {
     ".markdown": ("text", "load_markdown"),
     ".txt": ("text", "load_text"),
     ".text": ("text", "load_text"),
+    ".png": ("image", "load_image"),
+    ".jpg": ("image", "load_image"),
+    ".jpeg": ("image", "load_image"),
+    ".tif": ("image", "load_image"),
+    ".tiff": ("image", "load_image"),
 }
 
 
@@ -69,22 +101,23 @@ def reason(exc: BaseException) -> str:
     return (text.splitlines()[0] if text else type(exc).__name__)[:160]
 
 
-def load(path: Path, passwords: Sequence[str] = (), suffix: str | None = None) -> Document:
+def load(path: Path, passwords: Sequence[str] = (), suffix: str | None = None, ocr: bool = True) -> Document:
     """The document in any supported file; `SkipFile` with the reason otherwise.
 
-    `passwords` are tried on encrypted files (after the empty password).
+    `passwords` are tried on encrypted files (after the empty password);
+    with `ocr`, scanned pages are read (`index.ocr`) when the engine is installed.
     """
-    return load_source(path, suffix or path.suffix, passwords)
+    return load_source(path, suffix or path.suffix, Reading(tuple(passwords), ocr))
 
 
-def load_source(source: Source, suffix: str, passwords: Sequence[str] = ()) -> Document:
+def load_source(source: Source, suffix: str, reading: Reading = Reading()) -> Document:
     """`load` for a file or for bytes whose type is given by `suffix`."""
     load_format = loader(suffix)
     if load_format is None:
         raise SkipFile(f"unsupported file type {suffix or '(none)'}")
     try:
-        doc = load_format(source, passwords)
-    except SkipFile:
+        doc = load_format(source, reading)
+    except (SkipFile, IndexCancelled):  # a reason already, or the user stopping a long scan
         raise
     except PermissionError:
         raise SkipFile("permission denied") from None
@@ -100,6 +133,6 @@ def load_source(source: Source, suffix: str, passwords: Sequence[str] = ()) -> D
 def _printable(doc: Document) -> Document:
     """The document with no control characters or escape sequences left in what is stored
     and later printed: a file must not be able to drive the terminal of whoever reads it."""
-    pages = tuple(Page(p.number, printable(p.text), printable(p.heading)) for p in doc.pages)
+    pages = tuple(replace(p, text=printable(p.text), heading=printable(p.heading)) for p in doc.pages)
     return replace(doc, pages=pages, title=printable(doc.title),
                    meta={printable(k): printable(v) for k, v in doc.meta.items()})

@@ -11,12 +11,12 @@ the document's problems so the user knows they were not read.
 from __future__ import annotations
 
 import email
-from collections.abc import Sequence
 from email import policy
 from pathlib import Path, PurePath
 
 from copilot.errors import SkipFile
 from copilot.types import Document, Page
+from index.loaders import Reading
 from index.loaders.structure import clean, one_line
 
 HEADERS = ("from", "to", "cc", "date", "subject")
@@ -25,7 +25,7 @@ _BY_TYPE = {"text/plain": ".txt", "text/html": ".html", "text/markdown": ".md", 
             "message/rfc822": ".eml"}
 
 
-def load_eml(source: Path | bytes, passwords: Sequence[str] = ()) -> Document:
+def load_eml(source: Path | bytes, reading: Reading = Reading()) -> Document:
     """The message's headers, body and attachments."""
     from index.loaders import read_bytes
 
@@ -40,7 +40,7 @@ def load_eml(source: Path | bytes, passwords: Sequence[str] = ()) -> Document:
     pages.append(Page(0, header + ("\n\n" + body if body else ""), subject))
     problems: list[str] = []
     for part in msg.iter_attachments():
-        pages.extend(_attachment(part, subject, passwords, problems))
+        pages.extend(_attachment(part, subject, reading, problems))
     return Document(tuple(pages), title=subject, meta=meta, problems=tuple(problems))
 
 
@@ -77,8 +77,9 @@ def _body(msg) -> str:
     return clean(content if isinstance(content, str) else content.decode("utf-8", "replace"))
 
 
-def _attachment(part, subject: str, passwords: Sequence[str], problems: list[str]) -> list[Page]:
+def _attachment(part, subject: str, reading: Reading, problems: list[str]) -> list[Page]:
     from index.loaders import FORMATS, load_source
+    from index.ocr import page_sized
 
     name = part.get_filename() or "unnamed"
     suffix = PurePath(name).suffix.lower()
@@ -88,13 +89,16 @@ def _attachment(part, subject: str, passwords: Sequence[str], problems: list[str
         problems.append(f"attachment {name}: not read (unsupported type {part.get_content_type()})")
         return []
     data = part.get_payload(decode=True) or b""
+    if FORMATS[suffix][0] == "image" and not page_sized(data):
+        return []  # a logo or a signature in the message, not a scan sent with it
     try:
-        doc = load_source(data, suffix, passwords)
+        doc = load_source(data, suffix, reading)
     except SkipFile as exc:
         problems.append(f"attachment {name}: {exc}")
         return []
     where = f"{subject} > attachment {name}" if subject else f"attachment {name}"
     return [
-        Page(0, p.text, " > ".join(x for x in (where, f"page {p.number}" if p.number else "", p.heading) if x))
+        Page(0, p.text, " > ".join(x for x in (where, f"page {p.number}" if p.number else "", p.heading) if x),
+             ocr=p.ocr)
         for p in doc.pages
     ]

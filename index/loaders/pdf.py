@@ -5,8 +5,10 @@ rebuilds broken cross-reference tables that pypdf rejects, so it reads first.
 pypdf (with `cryptography`, for AES) is asked only when PDFium cannot open a
 file or finds no text on a page: it then either reads that page or says
 precisely what is wrong with it ("startxref not found", a bad LZW stream).
-A page with images but no text is a scan; a file of nothing but scans is
-reported as such, never indexed silently empty.
+A page with images and no text, or an image over most of it and a few words
+(a scanner's stamp, a page number added later), is a scan: it is read by
+OCR (`index.ocr`) when that is on and installed, else reported; a file of
+nothing but unread scans is reported as such, never indexed silently empty.
 """
 
 from __future__ import annotations
@@ -18,56 +20,109 @@ from pathlib import Path
 
 from copilot.errors import SkipFile
 from copilot.types import Document, Page
-from index.loaders import NO_TEXT, reason
+from index.loaders import Reading, reason, unread_scan
 from index.loaders.structure import clean
 
 NEEDS_PASSWORD = "encrypted: needs a password"
+ALMOST_NONE = 200  # characters: a page with no more text than this and ...
+SCAN_COVER = 0.5  # ... an image over at least this share of it is a scan with a stamp on it
 
 
-def load_pdf(source: Path | bytes, passwords: Sequence[str] = ()) -> Document:
+def load_pdf(source: Path | bytes, reading: Reading = Reading()) -> Document:
     """Every page with text, numbered as printed in the file's page order."""
     import pypdfium2 as pdfium
 
+    from index import ocr
+
     if (len(source) if isinstance(source, bytes) else source.stat().st_size) == 0:
         raise SkipFile("empty file (0 bytes)")
+    passwords = reading.passwords
     pdf, password = _open(source, passwords)
     if pdf is None:
         return _with_pypdf(source, passwords)
+    scans = reading.ocr and ocr.available()
     try:
         title = pdf.get_metadata_dict(skip_empty=True).get("Title", "")
-        pages, scanned, unread = [], [], []
+        texts, scan = {}, set()
         for number in range(1, len(pdf) + 1):
             try:
                 page = pdf[number - 1]
                 textpage = page.get_textpage()
-                text = clean(textpage.get_text_bounded())
-                has_images = not text and any(page.get_objects(filter=(pdfium.raw.FPDF_PAGEOBJ_IMAGE,)))
+                texts[number] = clean(textpage.get_text_bounded())
                 textpage.close()
+                if _scan(page, texts[number]):
+                    scan.add(number)
                 page.close()
             except pdfium.PdfiumError:
-                text, has_images = "", False
-            if text:
-                pages.append(Page(number, text))
-            elif has_images:
-                scanned.append(number)
-            else:
-                unread.append(number)
+                texts[number] = ""
+        read = dict(_read_scans(pdf, sorted(scan), reading)) if scans else {}
     finally:
         pdf.close()
+    pages, scanned, unread = [], [], []
+    for number, text in texts.items():
+        if read.get(number):
+            pages.append(Page(number, read[number], ocr=True))
+        elif text:
+            pages.append(Page(number, text))
+        elif number in scan and not scans:
+            scanned.append(number)
+        else:
+            unread.append(number)  # blank, a blank scan, or a stream PDFium could not decode
     problems: list[str] = []
-    if unread:  # blank, or a stream PDFium could not decode: pypdf may read it or say why
+    if unread:  # pypdf may read what PDFium could not, or say why
         rescued, why = _second_opinion(source, password, unread)
         pages = sorted(pages + rescued, key=lambda p: p.number)
         problems += [f"page {n}: corrupt: {w}" for n, w in why.items()]
+    no_text = unread_scan(reading)
     if scanned:
-        problems.append(f"{_pages(scanned)}: {NO_TEXT}")
+        problems.append(f"{_pages(scanned)}: {no_text}")
     if not pages:
         if scanned and len(scanned) >= len(problems):
-            raise SkipFile(NO_TEXT)
+            raise SkipFile(no_text)
         if problems:
             raise SkipFile(problems[0].split(": ", 1)[1] if len(problems) == 1 else "corrupt: no page could be read")
         raise SkipFile("no text (every page is blank)")
     return Document(tuple(pages), title=str(title), problems=tuple(problems))
+
+
+def _read_scans(pdf, numbers: list[int], reading: Reading):
+    """(page number, text) of the scanned pages, read by OCR on several threads; the
+    pages are rendered here, one at a time, as the readers need them."""
+    import pypdfium2 as pdfium
+
+    from index import ocr
+
+    def rendered():
+        for number in numbers:
+            page = pdf[number - 1]
+            try:
+                yield number, page.render(scale=ocr.scale(*page.get_size())).to_pil()
+            except pdfium.PdfiumError:
+                continue  # a page PDFium cannot draw: pypdf's second opinion says why
+            finally:
+                page.close()
+
+    for n, (number, text) in enumerate(ocr.read_many(rendered()), 1):
+        reading.read(n, len(numbers))
+        yield number, clean(text)
+
+
+def _scan(page, text: str) -> bool:
+    """Whether a page is a scanned image: no text but an image, or almost no text and
+    an image over most of the page."""
+    import pypdfium2 as pdfium
+
+    if len(text) > ALMOST_NONE:
+        return False
+    images = page.get_objects(filter=(pdfium.raw.FPDF_PAGEOBJ_IMAGE,))
+    if not text:
+        return any(True for _ in images)
+    width, height = page.get_size()
+    covered = 0.0
+    for image in images:
+        left, bottom, right, top = image.get_bounds()
+        covered = max(covered, (right - left) * (top - bottom) / max(width * height, 1.0))
+    return covered >= SCAN_COVER
 
 
 def _open(source: Path | bytes, passwords: Sequence[str]):
@@ -143,7 +198,8 @@ def _with_pypdf(source: Path | bytes, passwords: Sequence[str]) -> Document:
         if text:
             pages.append(Page(n, text))
     if not pages:
-        raise SkipFile(f"corrupt: no page could be read ({len(failed)} failed)" if failed else NO_TEXT)
+        raise SkipFile(f"corrupt: no page could be read ({len(failed)} failed)" if failed
+                       else "no extractable text (and PDFium, which renders scans for OCR, cannot open it)")
     problems = (f"{_pages(failed)}: corrupt",) if failed else ()
     return Document(tuple(pages), problems=problems)
 

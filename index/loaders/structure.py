@@ -62,6 +62,14 @@ class Sections:
         if text:
             self._paras.append(text)
 
+    def scanned(self, text: str) -> None:
+        """Add what OCR read on an image (a scanned page pasted in) as a section of its own:
+        it is cited like the text around it, and marked as OCR's reading."""
+        text = text.strip()
+        if text:
+            self._flush()
+            self._pages.append(Page(self.page, text, self.path, ocr=True))
+
     def _flush(self) -> None:
         if self._paras:
             self._pages.append(Page(self.page, "\n\n".join(self._paras), self.path))

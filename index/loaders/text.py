@@ -11,12 +11,11 @@ from __future__ import annotations
 
 import codecs
 import re
-from collections.abc import Sequence
 from pathlib import Path
 
 from copilot.errors import SkipFile
 from copilot.types import Document, Page
-from index.loaders import read_bytes
+from index.loaders import Reading, read_bytes
 from index.loaders.structure import Sections, clean
 
 _BOMS = ((codecs.BOM_UTF8, "utf-8-sig"), (codecs.BOM_UTF32_LE, "utf-32"), (codecs.BOM_UTF32_BE, "utf-32"),
@@ -79,12 +78,12 @@ def _text(source: Path | bytes) -> str:
     return text
 
 
-def load_text(source: Path | bytes, passwords: Sequence[str] = ()) -> Document:
+def load_text(source: Path | bytes, reading: Reading = Reading()) -> Document:
     """A text file: one passage run without pages or headings."""
     return Document((Page(0, _text(source)),))
 
 
-def load_markdown(source: Path | bytes, passwords: Sequence[str] = ()) -> Document:
+def load_markdown(source: Path | bytes, reading: Reading = Reading()) -> Document:
     """Markdown, sectioned by its `#` and underlined headings (code blocks ignored)."""
     sections = Sections()
     lines = _text(source).split("\n")

@@ -9,11 +9,10 @@ text is taken, so none of their words can be indexed.
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
 from pathlib import Path
 
 from copilot.types import Document
-from index.loaders import read_bytes
+from index.loaders import Reading, read_bytes
 from index.loaders.structure import Sections, one_line
 from index.loaders.text import decode
 
@@ -27,7 +26,7 @@ _DECLARED = re.compile(rb"""<meta[^>]+charset\s*=\s*["']?\s*([\w.:-]+)""", re.IG
 _MARK, _HEAD = "\ue000", "\ue001"  # private-use characters: never in real text, never whitespace
 
 
-def load_html(source: Path | bytes | str, passwords: Sequence[str] = ()) -> Document:
+def load_html(source: Path | bytes | str, reading: Reading = Reading()) -> Document:
     """Sections of an HTML page, one per heading (a `str` is markup already decoded)."""
     page_title, text = html_text(source if isinstance(source, str) else read_bytes(source))
     sections = Sections()

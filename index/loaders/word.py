@@ -3,6 +3,8 @@
 Word files carry no page numbers (pages exist only once Word lays the text
 out), so passages are cited by their heading path.  Table rows become one
 line each, cells joined by " | ", so a row is found and quoted whole.
+Pictures the size of a page or part of one (a scanned page pasted in) are
+read by OCR where they stand; logos and icons are left alone.
 """
 
 from __future__ import annotations
@@ -11,19 +13,18 @@ import io
 import re
 import zipfile
 import zlib
-from collections.abc import Sequence
 from pathlib import Path
 
 from copilot.errors import SkipFile
 from copilot.types import Document
-from index.loaders import read_bytes, reason
+from index.loaders import Reading, read_bytes, reason, unread_scan
 from index.loaders.structure import Sections, one_line
 
 OLE_MAGIC = b"\xd0\xcf\x11\xe0"  # encrypted .docx files are OLE containers, not zips
 _HEADING = re.compile(r"^(?:heading\s*(\d)|title)$", re.IGNORECASE)
 
 
-def load_docx(source: Path | bytes, passwords: Sequence[str] = ()) -> Document:
+def load_docx(source: Path | bytes, reading: Reading = Reading()) -> Document:
     """Sections of a Word document, one per heading, tables included."""
     import docx
     from docx.opc.exceptions import PackageNotFoundError
@@ -38,8 +39,11 @@ def load_docx(source: Path | bytes, passwords: Sequence[str] = ()) -> Document:
     except (PackageNotFoundError, zipfile.BadZipFile, KeyError, ValueError, EOFError, zlib.error,
             NotImplementedError, SyntaxError) as exc:
         raise SkipFile(f"corrupt: not a readable Word file ({reason(exc)})") from None
+    blocks = list(document.iter_inner_content())
+    pictures = _pictures(document, blocks)
+    read = _read(pictures, reading)
     sections = Sections()
-    for block in document.iter_inner_content():
+    for i, block in enumerate(blocks):
         if hasattr(block, "rows"):
             for row in _rows(block):
                 sections.para(row)
@@ -49,9 +53,55 @@ def load_docx(source: Path | bytes, passwords: Sequence[str] = ()) -> Document:
             sections.heading(level, block.text)
         else:
             sections.para(block.text)
+        for key in (k for k in pictures if k[0] == i):
+            sections.scanned(read.get(key, ""))
+    pages = sections.pages()
+    if not pages and pictures and not read:
+        raise SkipFile(unread_scan(reading, "pictures only"))
     props = document.core_properties
     meta = {k: str(v) for k, v in (("author", props.author), ("created", props.created)) if v}
-    return Document(tuple(sections.pages()), title=props.title or "", meta=meta)
+    return Document(tuple(pages), title=props.title or "", meta=meta)
+
+
+def _pictures(document, blocks) -> dict[tuple[int, int], bytes]:
+    """The pictures in the body's paragraphs that may be scanned pages, by (block, n)."""
+    from index.ocr import page_sized
+
+    found, seen = {}, set()
+    for i, block in enumerate(blocks):
+        if hasattr(block, "rows"):
+            continue
+        for n, rid in enumerate(block._p.xpath(".//a:blip/@r:embed")):
+            part = document.part.related_parts.get(rid)
+            if part is None or part.partname in seen or not hasattr(part, "blob"):
+                continue
+            seen.add(part.partname)
+            if page_sized(part.blob):
+                found[(i, n)] = part.blob
+    return found
+
+
+def _read(pictures: dict[tuple[int, int], bytes], reading: Reading) -> dict[tuple[int, int], str]:
+    """What OCR reads on each picture (nothing when OCR is off or not installed)."""
+    from PIL import Image
+
+    from index import ocr
+
+    if not pictures or not (reading.ocr and ocr.available()):
+        return {}
+
+    def images():
+        for key, blob in pictures.items():
+            try:
+                yield key, Image.open(io.BytesIO(blob)).convert("RGB")
+            except Exception:  # not a picture PIL reads (EMF), or damaged: the text around it counts
+                continue
+
+    read = {}
+    for n, (key, text) in enumerate(ocr.read_many(images()), 1):
+        reading.read(n, len(pictures))
+        read[key] = text
+    return read
 
 
 def _level(paragraph) -> int:
