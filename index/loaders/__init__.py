@@ -36,7 +36,6 @@ Loader = Callable[[Source, Reading], Document]
 # read on the next run that can (OCR installed, or turned back on).
 OCR_MISSING = "OCR not available"
 OCR_OFF = "OCR is turned off: ocr in config.toml"
-NO_TEXT = f"no extractable text (scanned; {OCR_MISSING})"
 
 
 def unread_scan(reading: Reading, what: str = "scanned") -> str:

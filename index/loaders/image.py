@@ -27,10 +27,11 @@ def load_image(source: Path | bytes, reading: Reading = Reading()) -> Document:
         count = getattr(image, "n_frames", 1)
         frames = ((n, frame.convert("RGB")) for n, frame in enumerate(ImageSequence.Iterator(image), 1))
         pages = []
-        for number, text in ocr.read_many(frames):
+        for number, read in ocr.read_many(frames):
             reading.read(number, count)
-            if clean(text):
-                pages.append(Page(number, clean(text), ocr=True))
+            text = clean(read)
+            if text:
+                pages.append(Page(number, text, ocr=True))
     except UnidentifiedImageError:
         raise SkipFile("corrupt: not an image any reader here knows") from None
     except Image.DecompressionBombError:
