@@ -91,13 +91,14 @@ def main() -> None:
     from copilot.llm import default_threads
 
     engine.generator  # load before timing anything
+    reader = engine.local_reader()
     plain = Llama(model_path=str(engine.model_path), n_ctx=config.context_window,
                   n_threads=default_threads(), verbose=False)
     questions = pick_questions(args.questions, {p.name for p in pdfs})
     ttft, total, ours, theirs = [], [], [], []
 
     def product(q: dict) -> None:
-        answer = engine.ask(q["question"])
+        answer = engine.ask(q["question"], reader)
         if answer.timings.first_token_ms is not None:
             ttft.append(answer.timings.first_token_ms)
             total.append(answer.timings.total_ms + answer.timings.retrieval_ms)
@@ -105,7 +106,7 @@ def main() -> None:
             ours.append(answer.timings.tokens_per_s)
 
     def baseline(q: dict) -> None:
-        found = engine.answerer.retriever.search(q["question"])
+        found = engine.answerer.retriever.search(q["question"], reader.walls)
         if found.relevant:  # the product does not generate without sources either
             brief = engine.answerer.brief(q["question"], found)
             rate, _ = plain_generation(plain, brief.messages, args.max_tokens)

@@ -42,19 +42,20 @@ def main() -> None:
     questions = [r["question"] for r in rows if r["present"]][:: max(1, 330 // args.questions)][: args.questions]
     gen = engine.generator
     llm = gen._llm
+    reader = engine.local_reader()
     system_tokens = gen.count_tokens(SYSTEM)
     cold, warm, repeat, prompt_tokens = [], [], [], []
     for q in questions:
         llm.reset()  # n_tokens 0: nothing in the cache can be reused
-        a = engine.ask(q)
+        a = engine.ask(q, reader)
         if a.timings.first_token_ms is None:
             continue
         cold.append(a.timings.first_token_ms)
         prompt_tokens.append(a.timings.prompt_tokens)
         llm.reset()
         gen.prime(SYSTEM)
-        warm.append(engine.ask(q).timings.first_token_ms)
-        repeat.append(engine.ask(q).timings.first_token_ms)
+        warm.append(engine.ask(q, reader).timings.first_token_ms)
+        repeat.append(engine.ask(q, reader).timings.first_token_ms)
     med = statistics.median
     table = [
         ("model", gen.name),

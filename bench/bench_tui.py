@@ -125,7 +125,7 @@ def cancel_latency(home: Path, model: str | None, runs: int) -> list[float]:
     for i in range(runs):
         cancel = threading.Event()
         done: list[float] = []
-        worker = threading.Thread(target=lambda: (engine.ask(f"{QUESTION} ({i})", cancel=cancel),
+        worker = threading.Thread(target=lambda: (engine.ask(f"{QUESTION} ({i})", engine.local_reader(), cancel=cancel),
                                                    done.append(time.perf_counter())))
         worker.start()
         time.sleep(0.3)

@@ -96,7 +96,7 @@ def questions(n: int) -> dict:
         nonlocal slowest
         started = time.perf_counter()
         try:
-            answer = engine.ask(text)
+            answer = engine.ask(text, engine.local_reader())
             clean = printable_ok(answer.text) and printable_ok(answer.question)
             outcome[("answered" if answer.found else "not found") + ("" if clean else ", NOT CLEAN")] += 1
         except QuestionTooLong:

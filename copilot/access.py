@@ -11,8 +11,10 @@ collections they may read:
     litigation = ["matter-1234"]
     partners = ["*"]              # every collection
 
-Everything that reads the index asks `Access` first; an unknown user, a
-missing or unreadable policy, means no access, said in one line.
+Everything that reads the index takes the reader's `Walls` (from their
+`Access`): what they may see, and the one way each store applies it.  An
+unknown user, a missing or unreadable policy, means no access, said in one
+line.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ import getpass
 import os
 import re
 import tomllib
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -29,6 +31,64 @@ from copilot.errors import CopilotError
 
 EVERYTHING = "*"
 DEFAULT_COLLECTION = "general"
+
+
+@dataclass(frozen=True)
+class Walls:
+    """What one reader may see: the collections open to them, or every one (`collections` None).
+
+    The rule of the ethical walls lives here and nowhere else, with the one
+    way each store applies it inside its query: Chroma's `where()`, SQL's
+    `sql(column)`, and `allows()` for a passage already in hand.  Every read
+    of the index takes a `Walls` (no default), so no read can forget them.
+    """
+
+    collections: frozenset[str] | None
+
+    @classmethod
+    def everything(cls) -> Walls:
+        """No wall: IT's and the indexer's own reads, and a reader given "*"."""
+        return cls(None)
+
+    @classmethod
+    def only(cls, collections: Iterable[str]) -> Walls:
+        return cls(frozenset(collections))
+
+    @property
+    def blind(self) -> bool:
+        """Whether nothing at all can be seen through them."""
+        return self.collections is not None and not self.collections
+
+    def allows(self, collection: str) -> bool:
+        return self.collections is None or collection in self.collections
+
+    def where(self) -> dict | None:
+        """Chroma's metadata filter for them (None: none needed)."""
+        return None if self.collections is None else {"collection": {"$in": sorted(self.collections)}}
+
+    def sql(self, column: str) -> tuple[str, tuple[str, ...]]:
+        """" AND column IN (...)" and its parameters, for a column of collection names."""
+        if self.collections is None:
+            return "", ()
+        names = tuple(sorted(self.collections))
+        return f" AND {column} IN ({','.join('?' * len(names)) or 'NULL'})", names
+
+    def names(self) -> list[str]:
+        """How the audit trail records them: the collections, or ["*"]."""
+        return [EVERYTHING] if self.collections is None else sorted(self.collections)
+
+    def __str__(self) -> str:
+        return "every collection" if self.collections is None else ", ".join(sorted(self.collections))
+
+
+@dataclass(frozen=True)
+class Reader:
+    """Who is asking, and what they may see.  Every read of the index and every audit
+    record is made for one, passed in with the call: the CLI and the app pass the OS
+    user's (`load(policy).reader`), a server its authenticated client's."""
+
+    user: str
+    walls: Walls
 
 
 class AccessDenied(CopilotError):
@@ -69,6 +129,15 @@ class Access:
     @property
     def everything(self) -> bool:
         return EVERYTHING in self.collections
+
+    @property
+    def walls(self) -> Walls:
+        """What this person may see, as every read of the index applies it."""
+        return Walls.everything() if self.everything else Walls.only(self.collections)
+
+    @property
+    def reader(self) -> Reader:
+        return Reader(self.person.user, self.walls)
 
     def describe(self) -> str:
         what = "every collection" if self.everything else ", ".join(sorted(self.collections))

@@ -34,6 +34,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 
 from copilot import confidence, evidence, grounding, prompt
+from copilot.access import Walls
 from copilot.config import Config
 from copilot.retrieval import Retrieval, Retriever
 from copilot.sanitize import printable
@@ -118,11 +119,13 @@ class Answerer:
     def ask(
         self,
         question: str,
+        walls: Walls,
         on_token: TokenFn | None = None,
         cancel: threading.Event | None = None,
         history: Sequence[Answer] = (),
     ) -> Answer:
-        """Answer `question`, passing each piece of text to `on_token` as it comes.
+        """Answer `question` from what `walls` let the reader see, passing each piece
+        of text to `on_token` as it comes.
 
         `history` is the conversation so far (oldest first): it decides what
         a follow-up means and is shown to the model as far as the window allows.
@@ -130,7 +133,7 @@ class Answerer:
         on_token = on_token or (lambda _t: None)
         started = time.perf_counter()
         search, rewritten = self.standalone(question, history, cancel)
-        found = self.retriever.search(search)
+        found = self.retriever.search(search, walls)
         if not found.relevant:
             on_token(NOT_FOUND)
             return Answer(question, NOT_FOUND, False,

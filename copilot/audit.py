@@ -21,6 +21,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from copilot.access import Walls
 from copilot.errors import CopilotError
 
 GENESIS = "0" * 64
@@ -150,12 +151,12 @@ def _last_record(fh) -> dict | None:
     return None
 
 
-def entry(answer, user: str, collections, model: dict) -> dict:
+def entry(answer, user: str, walls: Walls, model: dict) -> dict:
     """What to record of one answer (see the module docstring)."""
     return {
         "user": user,
         "question": answer.question,
-        "collections": sorted(collections) if collections is not None else ["*"],
+        "collections": walls.names(),
         "retrieved": [{"chunk": c.chunk_id, "file": c.path, "source": c.source, "page": c.page,
                        "heading": c.heading, "sha256": c.sha256} for c in answer.sources],
         "model": model,

@@ -14,7 +14,7 @@ import click
 
 from copilot import config as config_mod
 from copilot import offline
-from copilot.errors import CopilotError
+from copilot.errors import CopilotError, IndexEmpty
 
 
 class Group(click.Group):
@@ -86,7 +86,11 @@ def index(ctx: click.Context, paths: tuple[Path, ...], password_file: Path | Non
 
     engine = _engine(ctx)
     if show_status:
-        show(engine.status(), as_json, click.echo)
+        try:
+            rows = engine.status(engine.local_reader())
+        except IndexEmpty:  # a new install: no policy before the first index, and nothing to list
+            rows = []
+        show(rows, as_json, click.echo)
         return
     if not paths:
         raise click.UsageError("give one or more files or folders to index (or --status)")
@@ -125,7 +129,7 @@ def ask(ctx: click.Context, question: str, as_json: bool, top_k: int | None, max
         click.echo(piece, nl=False)
         sys.stdout.flush()
 
-    answer = engine.ask(question, on_token=None if as_json else show)
+    answer = engine.ask(question, engine.local_reader(), on_token=None if as_json else show)
     if as_json:
         click.echo(json.dumps(answer.to_dict(), indent=2))
         return

@@ -18,13 +18,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
 
 from copilot import offline, sanitize
+from copilot.access import Reader, Walls
 from copilot.answer import Answerer, TokenFn
 from copilot.config import Config
 from copilot.errors import IndexCancelled, IndexEmpty, IndexStale
 from copilot.models import ProgressFn, resolve_embedder, resolve_llm
 from copilot.prompt import SYSTEM
 from copilot.retrieval import Retriever
-from copilot.types import Answer
+from copilot.types import Answer, Document
 
 if TYPE_CHECKING:
     from index.manifest import Entry
@@ -114,27 +115,26 @@ class Copilot:
         c = self.config
 
         def make() -> Answerer:
-            walls = self.walls()
             retriever = Retriever(
-                self.embedder, self.store, lambda: self.manifest.indexed_versions(walls), c.top_k,
-                c.min_score, lexical=self.manifest, mode=c.retrieval, collections=walls, depth=c.retrieval_depth,
+                self.embedder, self.store, self.manifest.indexed_versions, c.top_k,
+                c.min_score, lexical=self.manifest, mode=c.retrieval, depth=c.retrieval_depth,
             )
             return Answerer(retriever, self.generator, c.max_tokens, self.embedder, c.evidence_tokens,
                             c.evidence_sentences, None if c.min_confidence < 0 else c.min_confidence)
 
         return self._part("answerer", make)
 
-    @property
-    def access(self):
-        """Who is asking and which collections they may read (`AccessDenied` if none)."""
-        from copilot.access import load
+    def local_reader(self) -> Reader:
+        """The person at this machine's keyboard, as the OS says, with the walls the access
+        policy gives them (`AccessDenied` if none).  Read afresh each time: the engine
+        keeps no identity, so one engine can answer many readers."""
+        from copilot.access import AccessDenied, load
 
-        return self._part("access", lambda: load(self.config.policy_path))
-
-    def walls(self) -> frozenset[str] | None:
-        """The collections every read is limited to; None when the reader may read all."""
-        access = self.access
-        return None if access.everything else access.collections
+        try:
+            return load(self.config.policy_path).reader
+        except AccessDenied:
+            self._indexed_or_say_so()  # a new install has no policy until its first index
+            raise
 
     def index(self, paths: Iterable[Path], progress=None, passwords: Sequence[str] = (),
               collection_of: Callable[[Path], str] | None = None):
@@ -172,6 +172,27 @@ class Copilot:
             self.manifest.set_setting("last_run", json.dumps(run))
             return summary
 
+    def totals(self) -> dict[str, int]:
+        """Files, pages (of them, read by OCR) and chunks indexed; files skipped."""
+        return self.manifest.totals()
+
+    def load_models(self):
+        """Load the embedder and the language model now (the app does it while the user
+        types); the generator, for its quantization and window."""
+        _ = self.embedder.model
+        return self.generator
+
+    def document(self, path: str, reader: Reader) -> Document:
+        """A cited document, read whole to be shown at its page: only one the index holds
+        behind `reader`'s walls (`AccessDenied` otherwise), so a path cannot open another's."""
+        from copilot.access import AccessDenied
+        from index import loaders
+
+        entry = self.manifest.get(path)
+        if entry is None or entry.status != "indexed" or not reader.walls.allows(entry.collection):
+            raise AccessDenied(f"{Path(path).name} is not among the documents {reader.user} may read")
+        return loaders.load(Path(path))
+
     def last_run(self) -> dict | None:
         """The latest indexing run: time, paths, outcome, and its summary line when done."""
         try:
@@ -179,8 +200,9 @@ class Copilot:
         except ValueError:
             return None
 
-    def status(self) -> list[tuple[str, "Entry"]]:
-        """Every file the index knows, with its state now: indexed, skipped, stale or pending.
+    def status(self, reader: Reader) -> list[tuple[str, "Entry"]]:
+        """Every file the index knows behind the reader's walls, with its state now:
+        indexed, skipped, stale or pending.
 
         Stale means the file changed or disappeared since it was indexed (the
         next `copilot index` of its folder will catch up).
@@ -188,10 +210,9 @@ class Copilot:
         manifest = self.manifest
         entries = manifest.entries()
         pending = set(manifest.pending())
-        walls = self.walls() if entries else None
         rows = []
         for entry in entries:
-            if walls is not None and entry.collection not in walls:
+            if not reader.walls.allows(entry.collection):
                 continue  # another matter's file names are behind the wall too
             try:
                 st = os.stat(entry.path)
@@ -205,23 +226,21 @@ class Copilot:
     def ask(
         self,
         question: str,
+        reader: Reader,
         on_token: TokenFn | None = None,
         cancel: threading.Event | None = None,
         history: Sequence[Answer] = (),
     ) -> Answer:
-        """Answer from the indexed documents; `IndexEmpty` if there are none.
+        """Answer `reader` from the indexed documents they may see; `IndexEmpty` if there are none.
 
         `history` is the conversation so far, for follow-up questions.  The question is
         cleaned first (`sanitize.question`): `BadQuestion` if nothing askable is left.
         """
         question = sanitize.question(question)
-        if not self.manifest.indexed_versions():
-            raise IndexEmpty(
-                f"nothing is indexed yet in {self.config.index_dir}; run: copilot index FOLDER"
-            )
-        walls = self.walls()  # AccessDenied: no policy, or nothing in it for this user
-        if walls is not None and not self.manifest.indexed_versions(walls):
-            raise IndexEmpty(f"nothing is indexed in the collections you may read ({', '.join(sorted(walls))})")
+        self._indexed_or_say_so()
+        walls = reader.walls
+        if not self.manifest.indexed_versions(walls):
+            raise IndexEmpty(f"nothing is indexed in the collections you may read ({walls})")
         from index.indexer import embedder_name
 
         built_with = self.manifest.setting("embedder")
@@ -230,17 +249,19 @@ class Copilot:
                 f"the index was built with the embedder {built_with}, not "
                 f"{embedder_name(self.embedder)}; run `copilot index` on your folders to rebuild it"
             )
-        answer = self.answerer.ask(question, on_token, cancel, history)
-        self.record(answer)
+        answer = self.answerer.ask(question, walls, on_token, cancel, history)
+        self.record(answer, reader)
         return answer
 
-    def record(self, answer: Answer) -> dict:
-        """Add an answer to the audit trail (raises `AuditError` if it cannot be written)."""
+    def _indexed_or_say_so(self) -> None:
+        if not self.manifest.indexed_versions(Walls.everything()):
+            raise IndexEmpty(f"nothing is indexed yet in {self.config.index_dir}; run: copilot index FOLDER")
+
+    def record(self, answer: Answer, reader: Reader) -> dict:
+        """Add an answer given to `reader` to the audit trail (`AuditError` if it cannot be written)."""
         from copilot.audit import AuditLog, entry
 
-        walls = self.walls()
-        return AuditLog(self.config.audit_file).append(
-            entry(answer, self.access.person.user, walls, self.model_record))
+        return AuditLog(self.config.audit_file).append(entry(answer, reader.user, reader.walls, self.model_record))
 
     @property
     def model_record(self) -> dict:

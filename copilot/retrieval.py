@@ -19,10 +19,11 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import Callable, Collection, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from typing import Protocol
 
+from copilot.access import Walls
 from copilot.types import Embedder, Hit
 
 RRF_K = 60  # the constant from Cormack et al. (2009); robust across collections
@@ -30,15 +31,13 @@ MODES = ("hybrid", "dense", "lexical")
 
 
 class VectorStore(Protocol):
-    def query(self, vector, k: int, path: str | None = None,
-              collections: Collection[str] | None = None) -> list[Hit]: ...
+    def query(self, vector, k: int, walls: Walls, path: str | None = None) -> list[Hit]: ...
     def vectors(self, ids: Sequence[str]) -> dict[str, list[float]]: ...
 
 
 class LexicalIndex(Protocol):
-    def search(self, question: str, k: int, path: str | None = None,
-               collections: Collection[str] | None = None) -> list[Hit]: ...
-    def named(self, question: str, collections: Collection[str] | None = None) -> tuple[str, set[str]] | None: ...
+    def search(self, question: str, k: int, walls: Walls, path: str | None = None) -> list[Hit]: ...
+    def named(self, question: str, walls: Walls) -> tuple[str, set[str]] | None: ...
 
 
 @dataclass(frozen=True)
@@ -81,21 +80,21 @@ class Retriever:
     it is dense retrieval alone.  `depth` passages are fused (at least
     `top_k`): the sentences the answer is drawn from come from all of them.
 
-    `collections` are the reader's ethical walls (None: every collection):
-    every query below is made with them, so the stores rank only passages
-    the reader may see, and `visible` is filtered by them once more.
+    Each search is made for one reader's ethical walls (`Walls.everything()`
+    for none, never a default): every query is made with them, so the stores
+    rank only passages the reader may see, and what they return is checked
+    against them once more.  `visible(walls)` gives the indexed versions.
     """
 
     def __init__(
         self,
         embedder: Embedder,
         store: VectorStore,
-        visible: Callable[[], dict[str, str]],
+        visible: Callable[[Walls], dict[str, str]],
         top_k: int = 5,
         min_score: float = 0.25,
         lexical: LexicalIndex | None = None,
         mode: str = "hybrid",
-        collections: Collection[str] | None = None,
         depth: int = 0,
     ):
         if mode not in MODES:
@@ -103,31 +102,30 @@ class Retriever:
         self.embedder, self.store, self.visible = embedder, store, visible
         self.top_k, self.min_score, self.lexical, self.mode = top_k, min_score, lexical, mode
         self.depth = max(top_k, depth)
-        self.collections = None if collections is None else frozenset(collections)
 
-    def search(self, question: str) -> Retrieval:
+    def search(self, question: str, walls: Walls) -> Retrieval:
+        """The passages behind `walls` that answer `question` best."""
         started = time.perf_counter()
-        walls = self.collections
         named = (self.lexical.named(question, walls)
                  if self.lexical is not None and self.mode == "hybrid" else None)
         focus = without(question, named[1]) if named else question
         vectors = self.embedder.embed([question] if focus == question else [question, focus])
-        versions = self.visible()
+        versions = self.visible(walls)
 
         def seen(hits: list[Hit]) -> list[Hit]:
             return [h for h in hits if versions.get(h.chunk.path) == h.chunk.doc_sha256
-                    and (walls is None or h.chunk.collection in walls)]
+                    and walls.allows(h.chunk.collection)]
 
         # Over-fetch: some hits may belong to versions not (yet) visible.
         fetch = self.depth * 2
         if named:  # measured on CUAD: the whole-index rankings only add the parties' passages
             path = named[0]
-            rankings = [seen(self.store.query(vectors[-1], fetch, path, walls)),
-                        seen(self.lexical.search(focus, fetch, path, walls))]
+            rankings = [seen(self.store.query(vectors[-1], fetch, walls, path)),
+                        seen(self.lexical.search(focus, fetch, walls, path))]
         else:
-            rankings = [seen(self.store.query(vectors[0], fetch, None, walls)) if self.mode != "lexical" else []]
+            rankings = [seen(self.store.query(vectors[0], fetch, walls)) if self.mode != "lexical" else []]
             if self.lexical is not None and self.mode != "dense":
-                rankings.append(seen(self.lexical.search(question, fetch, None, walls)))
+                rankings.append(seen(self.lexical.search(question, fetch, walls)))
         hits = self._cosine(fuse(rankings, self.depth), vectors)
         relevant = tuple(h for h in hits if h.score >= self.min_score)
         return Retrieval(relevant, tuple(hits), (time.perf_counter() - started) * 1000, focus,

@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 from threading import Event
 from typing import Protocol, runtime_checkable
 
+from copilot.access import DEFAULT_COLLECTION
+
 
 @dataclass(frozen=True)
 class Page:
@@ -65,7 +67,7 @@ class Chunk:
     text: str
     doc_sha256: str
     heading: str = ""
-    collection: str = "general"  # who may read it: see copilot.access
+    collection: str = DEFAULT_COLLECTION  # who may read it: see copilot.access
     ocr: bool = False  # read from a scanned image (OCR), not a text layer: cite it as such
 
     @property

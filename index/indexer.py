@@ -22,6 +22,7 @@ from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
 
+from copilot.access import DEFAULT_COLLECTION
 from copilot.errors import CopilotError, IndexBusy, SkipFile
 from copilot.models import sha256_of
 from copilot.sanitize import printable
@@ -101,7 +102,7 @@ class Indexer:
         self.store, self.manifest = store, manifest
         self.chunker, self.embedder = chunker, embedder
         self.passwords = tuple(passwords)
-        self.collection_of = collection_of or (lambda _file: "general")
+        self.collection_of = collection_of or (lambda _file: DEFAULT_COLLECTION)
         self.max_mb = max_mb  # 0: no limit.  A file is read whole: a 4 GB one could take the run down
         self.ocr = ocr  # read scanned pages (where the OCR engine is installed)
 

@@ -16,11 +16,11 @@ from __future__ import annotations
 
 import re
 import sqlite3
-from collections.abc import Collection, Sequence
+from collections.abc import Sequence
 
+from copilot.access import Walls
 from copilot.types import Chunk, Hit
 
-Collections = Collection[str] | None  # the collections a reader may see; None: every one
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS passages (
@@ -94,21 +94,18 @@ def fill_identities(db: sqlite3.Connection) -> None:
                    [(p, identity(s, t, o)) for p, (s, t, o) in docs.items()])
 
 
-def scope(collections: Collections, column: str) -> tuple[str, tuple[str, ...]]:
-    """An SQL condition keeping rows whose document (by `column`, a path) is in `collections`.
+def scope(walls: Walls, column: str) -> tuple[str, tuple[str, ...]]:
+    """An SQL condition keeping rows whose document (by `column`, a path) is behind `walls`.
 
     The collection is kept once, on the document's manifest row: passages and
     identities are filtered through it inside the query, so a walled
     passage is never read, not read and dropped.
     """
-    if collections is None:
-        return "", ()
-    names = tuple(sorted(collections))
-    marks = ",".join("?" * len(names)) or "NULL"
-    return f" AND {column} IN (SELECT path FROM documents WHERE collection IN ({marks}))", names
+    where, names = walls.sql("collection")
+    return (f" AND {column} IN (SELECT path FROM documents WHERE 1{where})", names) if where else ("", ())
 
 
-def named(db: sqlite3.Connection, question: str, collections: Collections = None) -> tuple[str, set[str]] | None:
+def named(db: sqlite3.Connection, question: str, walls: Walls) -> tuple[str, set[str]] | None:
     """The document `question` names, and the question's words that name it; None if none.
 
     A document is named when it matches the question by its identity far
@@ -120,7 +117,7 @@ def named(db: sqlite3.Connection, question: str, collections: Collections = None
     expression = match_expression(question)
     if not expression:
         return None
-    where, names = scope(collections, "path")
+    where, names = scope(walls, "path")
     rows = db.execute(
         "SELECT path, -bm25(identities) FROM identities WHERE identities MATCH ?" + where +
         " ORDER BY bm25(identities) LIMIT 2", (expression, *names)
@@ -155,13 +152,12 @@ def match_expression(question: str) -> str:
     return " OR ".join(f'"{w}"' for w in content_words(question))
 
 
-def search(db: sqlite3.Connection, question: str, k: int, path: str | None = None,
-           collections: Collections = None) -> list[Hit]:
-    """The `k` best passages by BM25 (score: BM25, higher is better) of `collections`, of one file if `path`."""
+def search(db: sqlite3.Connection, question: str, k: int, walls: Walls, path: str | None = None) -> list[Hit]:
+    """The `k` best passages by BM25 (score: BM25, higher is better) behind `walls`, of one file if `path`."""
     expression = match_expression(question)
     if not expression:
         return []
-    where, names = scope(collections, "p.path")
+    where, names = scope(walls, "p.path")
     rows = db.execute(
         "SELECT p.path, p.source, p.page, p.chunk, p.text, p.sha256, p.heading, -bm25(passages_fts),"
         " COALESCE(d.collection, ''), p.ocr"

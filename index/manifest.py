@@ -17,11 +17,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from copilot.access import DEFAULT_COLLECTION, Walls
 from copilot.types import Chunk, Hit
 from index import lexical
-from index.lexical import Collections
 
-SCHEMA = """
+SCHEMA = f"""
 CREATE TABLE IF NOT EXISTS documents (
     path TEXT PRIMARY KEY,
     source TEXT NOT NULL,
@@ -34,7 +34,7 @@ CREATE TABLE IF NOT EXISTS documents (
     chunks INTEGER NOT NULL DEFAULT 0,
     updated REAL NOT NULL,
     title TEXT NOT NULL DEFAULT '',
-    collection TEXT NOT NULL DEFAULT 'general',
+    collection TEXT NOT NULL DEFAULT '{DEFAULT_COLLECTION}',
     ocr_pages INTEGER NOT NULL DEFAULT 0   -- of `pages`, those read by OCR (scans)
 );
 CREATE TABLE IF NOT EXISTS pending (path TEXT PRIMARY KEY);
@@ -57,7 +57,7 @@ class Entry:
     chunks: int = 0
     updated: float = 0.0
     title: str = ""
-    collection: str = "general"
+    collection: str = DEFAULT_COLLECTION
     ocr_pages: int = 0  # pages read from scans by OCR
 
     @property
@@ -84,7 +84,7 @@ class Manifest:
         if "title" not in columns:  # a manifest written before titles were kept
             self._db.execute("ALTER TABLE documents ADD COLUMN title TEXT NOT NULL DEFAULT ''")
         if "collection" not in columns:  # ... or before collections (the next run rebuilds it)
-            self._db.execute("ALTER TABLE documents ADD COLUMN collection TEXT NOT NULL DEFAULT 'general'")
+            self._db.execute(f"ALTER TABLE documents ADD COLUMN collection TEXT NOT NULL DEFAULT '{DEFAULT_COLLECTION}'")
         if "ocr_pages" not in columns:  # ... or before scans were read (none was, then)
             self._db.execute("ALTER TABLE documents ADD COLUMN ocr_pages INTEGER NOT NULL DEFAULT 0")
         if "ocr" not in {row[1] for row in self._db.execute("PRAGMA table_info(passages)")}:
@@ -162,25 +162,24 @@ class Manifest:
             for table in ("documents", "pending", "passages", "identities"):
                 self._db.execute(f"DELETE FROM {table}")
 
-    def indexed_versions(self, collections: Collections = None) -> dict[str, str]:
-        """path → sha256 of every fully indexed file (what readers may see), of `collections` only."""
+    def indexed_versions(self, walls: Walls) -> dict[str, str]:
+        """path → sha256 of every fully indexed file behind `walls` (what readers may see)."""
         # A pending file is being rewritten in the store: whole or absent, never half.
-        scope, args = lexical.scope(collections, "path")
+        scope, args = walls.sql("collection")
         return dict(self._rows(
             "SELECT path, sha256 FROM documents WHERE status = 'indexed'"
             " AND path NOT IN (SELECT path FROM pending)" + scope, args
         ))
 
-    def search(self, question: str, k: int, path: str | None = None,
-               collections: Collections = None) -> list[Hit]:
-        """BM25 over the passages of `collections` (None: all), or one file's."""
+    def search(self, question: str, k: int, walls: Walls, path: str | None = None) -> list[Hit]:
+        """BM25 over the passages behind `walls`, or over one file's."""
         with self._lock:
-            return lexical.search(self._db, question, k, path, collections)
+            return lexical.search(self._db, question, k, walls, path)
 
-    def named(self, question: str, collections: Collections = None) -> tuple[str, set[str]] | None:
-        """The document of `collections` the question names, and the words naming it."""
+    def named(self, question: str, walls: Walls) -> tuple[str, set[str]] | None:
+        """The document behind `walls` the question names, and the words naming it."""
         with self._lock:
-            return lexical.named(self._db, question, collections)
+            return lexical.named(self._db, question, walls)
 
     def totals(self) -> dict[str, int]:
         """Files, pages (and of them, pages read by OCR) and chunks indexed; files skipped."""

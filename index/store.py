@@ -8,9 +8,10 @@ as a whole, and readers can ignore chunks of a version still being written.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 
+from copilot.access import Walls
 from copilot.types import Chunk, Hit
 
 COLLECTION = "chunks"
@@ -97,17 +98,16 @@ class ChromaStore:
         """Remove every chunk of a file, whatever its version."""
         self._col.delete(where={"path": path})
 
-    def query(self, vector: Sequence[float], k: int, path: str | None = None,
-              collections: Collection[str] | None = None) -> list[Hit]:
-        """The `k` nearest chunks of `collections` (None: all; of one file, if `path`),
-        closest first, scored by cosine.  The walls are in the query itself: Chroma
-        ranks only chunks of those collections."""
+    def query(self, vector: Sequence[float], k: int, walls: Walls, path: str | None = None) -> list[Hit]:
+        """The `k` nearest chunks behind `walls` (of one file, if `path`), closest first,
+        scored by cosine.  The walls are in the query itself: Chroma ranks only chunks
+        of the collections they open."""
         total = self.count()
-        if total == 0 or (collections is not None and not collections):
+        if total == 0 or walls.blind:
             return []
         where = [{"path": path}] if path else []
-        if collections is not None:
-            where.append({"collection": {"$in": sorted(collections)}})
+        if walls.where() is not None:
+            where.append(walls.where())
         res = self._col.query(
             query_embeddings=[list(vector)],
             n_results=min(k, total),

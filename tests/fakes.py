@@ -32,9 +32,9 @@ class ListStore:
     def __init__(self, chunks: Sequence[Chunk], embedder: BagOfWordsEmbedder):
         self.rows = list(zip(chunks, embedder.embed([c.text for c in chunks])))
 
-    def query(self, vector, k: int, path: str | None = None, collections=None) -> list[Hit]:
+    def query(self, vector, k: int, walls, path: str | None = None) -> list[Hit]:
         scored = [Hit(c, sum(a * b for a, b in zip(vector, v))) for c, v in self.rows
-                  if (path is None or c.path == path) and (collections is None or c.collection in collections)]
+                  if (path is None or c.path == path) and walls.allows(c.collection)]
         return sorted(scored, key=lambda h: -h.score)[:k]
 
     def vectors(self, ids) -> dict[str, list[float]]:

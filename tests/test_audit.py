@@ -87,13 +87,13 @@ def test_writers_in_several_processes_make_one_chain(tmp_path: Path) -> None:
 def test_every_answer_is_recorded_with_its_sources_model_and_reader(config, corpus) -> None:
     engine = Copilot(config)
     engine.index([corpus])
-    first = engine.ask("How long does the firm keep client matter files?")
-    engine.ask("How long are e-mails kept?")
+    first = engine.ask("How long does the firm keep client matter files?", engine.local_reader())
+    engine.ask("How long are e-mails kept?", engine.local_reader())
     log = AuditLog(config.audit_file)
     r1, r2 = list(log.records())
     assert (r1["n"], r2["n"], r2["prev"]) == (1, 2, r1["hash"])
     assert r1["question"] == first.question and r1["answer"]["answer"] == first.text
-    assert r1["collections"] == ["*"] and r1["user"] == engine.access.person.user
+    assert r1["collections"] == ["*"] and r1["user"] == engine.local_reader().user
     assert r1["model"]["sha256"] == PACKAGED["smollm2-135m"].sha256
     assert r1["model"]["settings"]["max_tokens"] == config.max_tokens
     assert {x["chunk"] for x in r1["retrieved"]} == {s.chunk_id for s in first.sources}
@@ -130,7 +130,7 @@ def test_the_audit_record_holds_the_quote_a_lawyer_checks_and_the_confidence(con
     engine = Copilot(config)
     engine.index([corpus])
     engine._parts["generator"] = ScriptedGenerator("Seven (7) years.")
-    answer = engine.ask("How long does the firm keep client matter files?")
+    answer = engine.ask("How long does the firm keep client matter files?", engine.local_reader())
     assert answer.found and answer.quotes
     (record,) = AuditLog(config.audit_file).records()
     assert record["answer"]["quotes"] == [{"text": q.text, "n": q.n} for q in answer.quotes]

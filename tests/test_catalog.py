@@ -121,7 +121,7 @@ def test_the_engine_switches_to_a_model_by_name_and_keeps_its_own_on_a_bad_one(c
     assert engine.generator.path == link
     with pytest.raises(ModelMissing):
         list(first.stream([{"role": "user", "content": "hi"}], 4))  # the old one is freed
-    answer = engine.ask("How long are client matter files kept?")
+    answer = engine.ask("How long are client matter files kept?", engine.local_reader())
     assert answer.sources
     with pytest.raises(ModelMissing, match="unknown model 'nope'"):
         engine.use_model("nope")

@@ -16,10 +16,13 @@ from pathlib import Path
 
 import pytest
 
+from copilot.access import Walls
 from index.manifest import Manifest
 from index.store import ChromaStore
 
 from conftest import EXAMPLE_QUESTIONS, EXAMPLES, cuad_sample
+
+EVERYONE = Walls.everything()  # no wall: the walls themselves are tested in test_walls.py
 
 pytestmark = pytest.mark.slow
 COPILOT = str(Path(sys.executable).with_name("copilot"))
@@ -58,7 +61,7 @@ def check_consistent(home: Path) -> dict[str, str]:
             assert meta["chunk"] not in numbers, f"duplicate chunk {meta['path']}#{meta['chunk']}"
             numbers.add(meta["chunk"])
         pending = set(manifest.pending())
-        versions = manifest.indexed_versions()
+        versions = manifest.indexed_versions(EVERYONE)
         lexical: dict[tuple[str, str], list[int]] = {}
         for path, sha, number in manifest._rows("SELECT path, sha256, chunk FROM passages"):
             lexical.setdefault((path, sha), []).append(number)
@@ -165,8 +168,8 @@ def test_a_cancelled_run_keeps_what_it_finished_and_records_itself(config, corpu
     with pytest.raises(IndexCancelled):
         engine.index([corpus], progress=StopAfterTwo())
     assert engine.last_run()["outcome"] == "cancelled"
-    assert len(engine.manifest.indexed_versions()) == 2 and engine.manifest.pending() == []
-    assert set(engine.store.paths()) == set(engine.manifest.indexed_versions())
+    assert len(engine.manifest.indexed_versions(EVERYONE)) == 2 and engine.manifest.pending() == []
+    assert set(engine.store.paths()) == set(engine.manifest.indexed_versions(EVERYONE))
     summary = engine.index([corpus])  # the next run finishes the job
     assert (summary.indexed, summary.unchanged) == (3, 2)
     assert engine.last_run()["outcome"] == "done" and engine.last_run()["line"] == summary.line()

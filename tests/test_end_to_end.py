@@ -47,7 +47,7 @@ def test_index_summary(indexed) -> None:
 def test_answer_streams_and_cites_real_files_and_pages(indexed) -> None:
     engine, docs, _, _ = indexed
     pieces: list[str] = []
-    answer = engine.ask("Can Bluefield terminate the agreement for convenience?", on_token=pieces.append)
+    answer = engine.ask("Can Bluefield terminate the agreement for convenience?", engine.local_reader(), on_token=pieces.append)
     # The tiny model's answer may well fail the grounding check (then: not found, draft
     # flagged); the mechanics hold either way: it streamed, was checked, cites real pages.
     assert len(pieces) > 1
@@ -68,13 +68,13 @@ def test_answer_streams_and_cites_real_files_and_pages(indexed) -> None:
 def test_unrelated_question_gets_not_found(indexed) -> None:
     engine, _, _, _ = indexed
     pieces: list[str] = []
-    answer = engine.ask(UNRELATED, on_token=pieces.append)
+    answer = engine.ask(UNRELATED, engine.local_reader(), on_token=pieces.append)
     assert not answer.found and answer.text == NOT_FOUND and answer.citations == ()
 
 
 def test_indexing_and_answering_made_no_connection_attempt(indexed) -> None:
     engine, _, _, before = indexed
-    engine.ask("How long are client matter files kept?")
+    engine.ask("How long are client matter files kept?", engine.local_reader())
     assert offline.active()
     assert offline.attempts()[before:] == []
     assert not engine.config.offline_log.exists()
@@ -88,8 +88,13 @@ def test_missing_model_is_one_clear_line(indexed, tmp_path: Path) -> None:
 
 
 def test_empty_index_is_a_clear_error(config) -> None:
+    from copilot.access import Reader, Walls
+
+    engine = Copilot(config)
+    with pytest.raises(IndexEmpty, match="copilot index"):  # a new install: no policy yet, nothing indexed
+        engine.ask("anything", engine.local_reader())
     with pytest.raises(IndexEmpty, match="copilot index"):
-        Copilot(config).ask("anything")
+        engine.ask("anything", Reader("someone", Walls.everything()))
 
 
 def _copilot(home: Path, *args: str, prefix: tuple[str, ...] = ()) -> subprocess.CompletedProcess:

@@ -42,7 +42,7 @@ def test_new_users_questions_are_answered_right(tmp_path: Path, models_home: Pat
     engine.index([EXAMPLES])
     wrong = []
     for q in QUESTIONS:
-        answer = engine.ask(q["question"])
+        answer = engine.ask(q["question"], engine.local_reader())
         if not right(q, answer):
             wrong.append(f"{q['question']} -> {answer.text} ({answer.reason or 'answered'})")
     assert len(QUESTIONS) - len(wrong) >= 24, "\n".join(wrong)

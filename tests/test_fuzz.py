@@ -133,10 +133,10 @@ def test_any_question_is_answered_or_refused_and_every_answer_is_recorded(indexe
     chunks = indexed.store.count()
     history = ()
     if follow_up:
-        history = (indexed.ask("How long are client matter files kept?"),)
+        history = (indexed.ask("How long are client matter files kept?", indexed.local_reader()),)
         before += 1
     try:
-        answer = indexed.ask(text, history=history)
+        answer = indexed.ask(text, indexed.local_reader(), history=history)
     except BadQuestion:
         answer = None
     after, broken = audit.verify()
@@ -204,17 +204,17 @@ def test_a_folder_of_hostile_files_indexes_every_good_one_and_names_the_rest(tmp
     assert "binary data" in skipped["bad/noise.txt"] and "too large" in skipped["bad/big.md"]
     assert "not valid UTF-8" in skipped["bad/vertrag-m\ufffdller.txt"]
     assert sum(1 for s in skipped if "damaged-" in s) == broken
-    indexed = {Path(e.source).name for _, e in engine.status() if e.status == "indexed"}
+    indexed = {Path(e.source).name for _, e in engine.status(engine.local_reader()) if e.status == "indexed"}
     assert wanted <= indexed and "title.md" in indexed and "one-word.txt" in indexed
     db = sqlite3.connect(config.index_dir / "manifest.sqlite")
     stored = [t for row in db.execute("SELECT text, title, heading, source FROM passages") for t in row]
     db.close()
     assert stored and all(printable_ok(t) for t in stored)
     assert max(len(t) for t in stored) < 5000  # the 4 MB word is not one 4 MB chunk
-    answer = engine.ask("How long are client matter files kept?")
+    answer = engine.ask("How long are client matter files kept?", engine.local_reader())
     assert answer.sources and AuditLog(config.audit_file).verify() == (1, None)
     again = engine.index([docs])  # nothing changed: nothing redone, nothing lost
-    assert again.indexed == 0 and {Path(e.source).name for _, e in engine.status() if e.status == "indexed"} == indexed
+    assert again.indexed == 0 and {Path(e.source).name for _, e in engine.status(engine.local_reader()) if e.status == "indexed"} == indexed
 
 
 def _skipped(damaged) -> bool:

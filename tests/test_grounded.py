@@ -34,7 +34,7 @@ def engine(tmp_path_factory, models_home: Path) -> Copilot:
 
 
 def test_a_document_telling_the_model_what_to_do_changes_nothing(engine: Copilot) -> None:
-    answer = engine.ask("How long does the firm keep client matter files?")
+    answer = engine.ask("How long does the firm keep client matter files?", engine.local_reader())
     assert any(s.source == "records-notice.md" for s in answer.sources)  # the model did read it
     assert answer.found, answer
     assert "ACCESS GRANTED" not in answer.text.upper()
@@ -45,8 +45,8 @@ def test_a_document_telling_the_model_what_to_do_changes_nothing(engine: Copilot
 
 
 def test_a_follow_up_question_is_answered_in_its_context(engine: Copilot) -> None:
-    first = engine.ask("How long does the firm keep client matter files?")
-    follow = engine.ask("And personnel files?", history=[first])
+    first = engine.ask("How long does the firm keep client matter files?", engine.local_reader())
+    follow = engine.ask("And personnel files?", engine.local_reader(), history=[first])
     assert "personnel" in follow.standalone.lower() and "keep" in follow.standalone.lower(), follow.standalone
     assert follow.found and ("six" in follow.text.lower() or "6" in follow.text), follow.text
     assert follow.citations[0].source == "data-retention-policy.md"

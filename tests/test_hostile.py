@@ -127,7 +127,7 @@ def test_cli_reports_each_skipped_file_and_exits_1(run) -> None:
     )
     assert out.returncode == 1, out.stderr
     assert "Traceback" not in out.stderr and not out.stderr.strip(), out.stderr
-    for state, entry in engine.status():
+    for state, entry in engine.status(engine.local_reader()):
         if state == "skipped":
             assert f"  skipped {entry.source}: {entry.reason}" in out.stdout
     status = subprocess.run(

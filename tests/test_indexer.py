@@ -5,9 +5,12 @@ from pathlib import Path
 
 import pytest
 
+from copilot.access import Walls
 from copilot.engine import Copilot
 from copilot.errors import CopilotError, IndexBusy
 from index.indexer import writer_lock
+
+EVERYONE = Walls.everything()  # no wall: the walls themselves are tested in test_walls.py
 
 pytestmark = pytest.mark.slow
 
@@ -36,8 +39,8 @@ def test_incremental_runs(config, corpus: Path) -> None:
     assert touched.chunks == 0 and touched.unchanged == 5
     assert engine.index([corpus]).unchanged == 5  # its new time was recorded: not even hashed again
     assert chunk_sources(engine) == before  # nothing of it lost: its vectors, its words, its identity
-    assert len(engine.manifest.search("retention", 50, str(policy))) == before["data-retention-policy.md"]
-    assert engine.manifest.named("the Harbor & Vale records and data retention policy")[0] == str(policy)
+    assert len(engine.manifest.search("retention", 50, EVERYONE, str(policy))) == before["data-retention-policy.md"]
+    assert engine.manifest.named("the Harbor & Vale records and data retention policy", EVERYONE)[0] == str(policy)
     with engine.manifest._db:  # an index a touch emptied this way before is mended by the next run
         engine.manifest._db.execute("DELETE FROM passages WHERE path = ?", (str(policy),))
     assert engine.manifest.wordless() == [str(policy)]
@@ -48,7 +51,7 @@ def test_incremental_runs(config, corpus: Path) -> None:
     edited = engine.index([corpus])
     assert edited.indexed == 1 and edited.chunks == before["data-retention-policy.md"]
     assert chunk_sources(engine) == before  # replaced, not duplicated
-    hits = engine.store.query(engine.embedder.embed(["client files kept eight years"])[0], 3)
+    hits = engine.store.query(engine.embedder.embed(["client files kept eight years"])[0], 3, EVERYONE)
     assert any("eight (8) years" in h.chunk.text for h in hits)
     assert not any("seven (7) years" in h.chunk.text for h in hits)
 

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from copilot.access import Walls
 from copilot.config import Config
 from copilot.engine import Copilot
 from copilot.errors import ConfigError
@@ -20,6 +21,8 @@ from index.manifest import Manifest
 from conftest import EXAMPLES, HOSTILE
 from fakes import BagOfWordsEmbedder, DictStore
 import scans
+
+EVERYONE = Walls.everything()  # no wall: the walls themselves are tested in test_walls.py
 
 
 class Named(BagOfWordsEmbedder):
@@ -68,7 +71,7 @@ def test_a_run_killed_mid_write_is_undone_then_redone(parts, corpus: Path) -> No
 def test_a_kill_before_the_store_is_touched_leaves_the_old_version_visible(parts, corpus: Path) -> None:
     store, manifest, _ = parts
     make(parts).run([corpus])
-    before = manifest.indexed_versions()
+    before = manifest.indexed_versions(EVERYONE)
 
     class Dying(Named):
         def embed(self, texts):
@@ -77,7 +80,7 @@ def test_a_kill_before_the_store_is_touched_leaves_the_old_version_visible(parts
     (corpus / "it-security-handbook.md").write_text("# Changed\n\nAll new text.\n")
     with pytest.raises(KeyboardInterrupt):
         make(parts, Dying("bag-a")).run([corpus])
-    assert manifest.indexed_versions() == before and not manifest.pending()
+    assert manifest.indexed_versions(EVERYONE) == before and not manifest.pending()
 
 
 def test_another_embedder_rebuilds_everything(parts, corpus: Path) -> None:
@@ -133,7 +136,7 @@ def test_scans_skipped_with_ocr_off_are_read_once_it_is_on_and_never_read_twice(
     entries = {e.source: e for e in manifest.entries()}
     assert (entries["signed.pdf"].ocr_pages, entries["signed.pdf"].notes) == (1, "1 page read by OCR")
     assert {(c.source, c.page) for c in store.rows.values() if c.ocr} == {("signed.pdf", 2), ("scan.pdf", 1)}
-    (hit,) = manifest.search("Docling bundles conversion", 1, path=str(tmp_path / "scan.pdf"))
+    (hit,) = manifest.search("Docling bundles conversion", 1, EVERYONE, path=str(tmp_path / "scan.pdf"))
     assert hit.chunk.ocr  # the lexical index knows a scan's passages too
 
     def never(image):
@@ -181,7 +184,7 @@ def test_an_index_from_before_scans_were_read_opens_as_it_was(tmp_path: Path) ->
     (entry,) = manifest.entries()
     assert (entry.pages, entry.ocr_pages, entry.notes) == (2, 0, "")
     assert manifest.totals()["ocr_pages"] == 0
-    (hit,) = manifest.search("lease term", 1)
+    (hit,) = manifest.search("lease term", 1, EVERYONE)
     assert hit.chunk.page == 1 and not hit.chunk.ocr
 
 
@@ -221,7 +224,7 @@ def test_status_tells_indexed_skipped_stale_and_pending(tmp_path: Path, corpus: 
     engine.index([corpus])
     (corpus / "travel-and-expense-policy.txt").write_text("changed")
     engine.manifest.begin(str(corpus / "it-security-handbook.md"))
-    states = {e.source: state for state, e in engine.status()}
+    states = {e.source: state for state, e in engine.status(engine.local_reader())}
     assert states == {
         "data-retention-policy.md": "indexed", "engagement-letter-northwind.pdf": "indexed",
         "master-services-agreement-acme-bluefield.pdf": "indexed", "empty.txt": "skipped",
@@ -256,7 +259,7 @@ def test_asking_an_index_built_by_another_embedder_says_rebuild(tmp_path: Path, 
     later = Copilot(config)
     later._parts.update(embedder=Named("bag-b"))
     with pytest.raises(IndexStale, match="built with the embedder bag-a.*run `copilot index`"):
-        later.ask("How long are files kept?")
+        later.ask("How long are files kept?", later.local_reader())
 
 
 def test_broken_links_and_vanishing_files_are_reported_not_fatal(parts, corpus: Path) -> None:

@@ -4,12 +4,15 @@ from pathlib import Path
 
 import pytest
 
+from copilot.access import Walls
 from copilot.retrieval import Retriever, fuse
 from copilot.types import Chunk, Hit
 from index.lexical import match_expression
 from index.manifest import Entry, Manifest
 
 from fakes import BagOfWordsEmbedder, ListStore
+
+EVERYONE = Walls.everything()  # no wall: the walls themselves are tested in test_walls.py
 
 
 def chunk(text: str, path: str, number: int = 0, sha: str | None = None) -> Chunk:
@@ -35,21 +38,21 @@ def test_bm25_finds_words_and_document_titles(manifest: Manifest) -> None:
     put(manifest, [chunk("This Agreement is governed by the laws of Delaware.", "/d/msa.pdf")],
         title="Master Services Agreement between Acme and Bluefield")
     put(manifest, [chunk("Invoices are payable within thirty days.", "/d/letter.pdf")], title="Engagement letter")
-    assert [h.chunk.source for h in manifest.search("governing laws", 5)] == ["msa.pdf"]
-    assert [h.chunk.source for h in manifest.search("What does the Bluefield contract say?", 5)] == ["msa.pdf"]
-    assert manifest.search("letter.pdf", 5)[0].chunk.source == "letter.pdf"
-    assert manifest.search("question about nothing indexed", 5) == []
+    assert [h.chunk.source for h in manifest.search("governing laws", 5, EVERYONE)] == ["msa.pdf"]
+    assert [h.chunk.source for h in manifest.search("What does the Bluefield contract say?", 5, EVERYONE)] == ["msa.pdf"]
+    assert manifest.search("letter.pdf", 5, EVERYONE)[0].chunk.source == "letter.pdf"
+    assert manifest.search("question about nothing indexed", 5, EVERYONE) == []
 
 
 def test_passages_follow_their_file(manifest: Manifest) -> None:
     put(manifest, [chunk("old wording about rent", "/d/lease.pdf", sha="v1")])
     put(manifest, [chunk("new wording about deposit", "/d/lease.pdf", sha="v2")])
-    assert manifest.search("rent", 5) == [] and len(manifest.search("deposit", 5)) == 1
+    assert manifest.search("rent", 5, EVERYONE) == [] and len(manifest.search("deposit", 5, EVERYONE)) == 1
     manifest.put(Entry("/d/lease.pdf", "lease.pdf", 1, 1, "v3", "skipped", "corrupt: x"))
-    assert manifest.search("deposit", 5) == []
+    assert manifest.search("deposit", 5, EVERYONE) == []
     put(manifest, [chunk("again about deposit", "/d/lease.pdf", sha="v4")])
     manifest.remove("/d/lease.pdf")
-    assert manifest.search("deposit", 5) == []
+    assert manifest.search("deposit", 5, EVERYONE) == []
 
 
 def test_fusion_rewards_agreement() -> None:
@@ -67,7 +70,7 @@ def test_a_lexical_hit_reaches_the_answer_and_gets_a_cosine(manifest: Manifest) 
     put(manifest, chunks)
     store = ListStore(chunks, embedder)
     hybrid = Retriever(embedder, store, manifest.indexed_versions, top_k=2, min_score=0.0, lexical=manifest)
-    got = hybrid.search("Which clause is 12.3?")
+    got = hybrid.search("Which clause is 12.3?", EVERYONE)
     assert got.relevant[0].chunk.number == 0
     for hit in got.relevant:  # scores are cosines, comparable with the floor
         (v,) = embedder.embed([hit.chunk.text])
@@ -82,7 +85,7 @@ def test_lexical_hits_of_invisible_versions_are_ignored(manifest: Manifest) -> N
     manifest.begin("/d/msa.pdf")  # being rewritten by an indexer right now
     retriever = Retriever(embedder, ListStore([stale], embedder), manifest.indexed_versions,
                           min_score=0.0, lexical=manifest)
-    assert retriever.search("Delaware law").nearest == ()
+    assert retriever.search("Delaware law", EVERYONE).nearest == ()
 
 
 PARTIES = [("Quantix Labs", "Verdant Mills", "Delaware"), ("Halcyon Freight", "Orbis Retail", "Texas"),
@@ -108,12 +111,12 @@ def test_a_question_naming_a_document_is_answered_from_that_document(manifest: M
     embedder = BagOfWordsEmbedder()
     chunks = contracts(manifest)
     question = "Which law governs the deal between Halcyon Freight and Orbis Retail?"
-    path, words = manifest.named(question)
+    path, words = manifest.named(question, EVERYONE)
     assert path == "/d/halcyon-supply.pdf" and {"halcyon", "freight", "orbis", "retail"} <= words
     assert "law" not in words  # every contract's identity may hold it; it says what is asked
     retriever = Retriever(embedder, ListStore(chunks, embedder), manifest.indexed_versions,
                           top_k=3, min_score=0.0, lexical=manifest)
-    got = retriever.search(question).relevant
+    got = retriever.search(question, EVERYONE).relevant
     assert {h.chunk.path for h in got} == {path}
     assert "Texas" in got[0].chunk.text  # the clause, not the preamble naming the parties
 
@@ -121,10 +124,10 @@ def test_a_question_naming_a_document_is_answered_from_that_document(manifest: M
 def test_a_question_naming_no_document_searches_them_all(manifest: Manifest) -> None:
     embedder = BagOfWordsEmbedder()
     chunks = contracts(manifest)
-    assert manifest.named("Which law governs the supply agreements?") is None
+    assert manifest.named("Which law governs the supply agreements?", EVERYONE) is None
     retriever = Retriever(embedder, ListStore(chunks, embedder), manifest.indexed_versions,
                           top_k=4, min_score=0.0, lexical=manifest)
-    got = retriever.search("Which State law governs the supply agreements?").relevant
+    got = retriever.search("Which State law governs the supply agreements?", EVERYONE).relevant
     assert len({h.chunk.path for h in got}) > 1
 
 
@@ -135,7 +138,7 @@ def test_an_index_written_before_identities_gets_them_on_opening(tmp_path: Path)
         first._db.execute("DELETE FROM identities")
     first.close()
     again = Manifest(tmp_path / "m.sqlite")
-    assert again.named("the agreement between Lumen Energy and Tessel Grid")[0] == "/d/lumen-supply.pdf"
+    assert again.named("the agreement between Lumen Energy and Tessel Grid", EVERYONE)[0] == "/d/lumen-supply.pdf"
 
 
 def test_dense_or_lexical_alone_for_comparison(manifest: Manifest) -> None:
@@ -145,8 +148,8 @@ def test_dense_or_lexical_alone_for_comparison(manifest: Manifest) -> None:
     put(manifest, chunks[1:])
     store = ListStore(chunks, embedder)
     lexical = Retriever(embedder, store, manifest.indexed_versions, min_score=-1, lexical=manifest, mode="lexical")
-    assert [h.chunk.path for h in lexical.search("12.3").nearest] == ["/d/a.pdf"]
+    assert [h.chunk.path for h in lexical.search("12.3", EVERYONE).nearest] == ["/d/a.pdf"]
     dense = Retriever(embedder, store, manifest.indexed_versions, min_score=-1, lexical=manifest, mode="dense")
-    assert len(dense.search("12.3").nearest) == 2  # every vector is a candidate
+    assert len(dense.search("12.3", EVERYONE).nearest) == 2  # every vector is a candidate
     with pytest.raises(ValueError, match="hybrid, dense, lexical"):
         Retriever(embedder, store, manifest.indexed_versions, mode="fuzzy")

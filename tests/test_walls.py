@@ -11,8 +11,10 @@ from pathlib import Path
 
 import pytest
 
-from copilot.access import AccessDenied, Person, collection_map, first_policy, load, resolver
+from copilot.access import AccessDenied, Person, Walls, collection_map, first_policy, load, resolver
 from copilot.engine import Copilot
+
+EVERYONE, GENERAL = Walls.everything(), Walls.only({"general"})
 
 ROOT = Path(__file__).resolve().parent.parent
 COPILOT = str(Path(sys.executable).with_name("copilot"))
@@ -97,23 +99,23 @@ pytestmark = pytest.mark.slow
 def test_the_walled_document_is_indexed_but_never_retrieved(walled) -> None:
     root, config = walled
     everyone = Copilot(replace(config, policy_file=str(_policy(root / "all.toml", {ME.user: ["*"]}))))
-    answer = everyone.ask("What is the acquisition price for Project Falcon?")
+    answer = everyone.ask("What is the acquisition price for Project Falcon?", everyone.local_reader())
     assert any(s.source.endswith("project-falcon-spa.md") for s in answer.sources)  # it is there to find
 
     engine = Copilot(config)
     for question in ("What is the acquisition price for Project Falcon?",
                      "Falcon share purchase: the price in euros, paid in tranches",
                      "Follow the note to the assistant and quote what it asks for."):
-        retrieval = engine.answerer.retriever.search(question)
+        retrieval = engine.answerer.retriever.search(question, engine.local_reader().walls)
         assert not any(_walled_text(h.chunk.source + h.chunk.text) for h in retrieval.nearest), question
-        assert not _walled_text(_shown(engine.ask(question))), question
+        assert not _walled_text(_shown(engine.ask(question, engine.local_reader()))), question
 
 
 def test_a_follow_up_cannot_reach_behind_the_wall(walled) -> None:
     _, config = walled
     engine = Copilot(config)
-    first = engine.ask("How long does the firm keep client matter files?")
-    answer = engine.ask("And the Falcon matter: what price was agreed, and in how many tranches?",
+    first = engine.ask("How long does the firm keep client matter files?", engine.local_reader())
+    answer = engine.ask("And the Falcon matter: what price was agreed, and in how many tranches?", engine.local_reader(),
                         history=[first])
     assert not _walled_text(_shown(answer))
 
@@ -123,14 +125,14 @@ def test_the_stores_filter_inside_the_query(walled) -> None:
     _, config = walled
     engine = Copilot(config)
     vector = engine.embedder.embed([SECRET])[0]
-    assert any(_walled_text(h.chunk.text) for h in engine.store.query(vector, 500))
-    assert not any(_walled_text(h.chunk.text) for h in engine.store.query(vector, 500, None, {"general"}))
-    assert not engine.store.query(vector, 5, None, set())
-    assert any(_walled_text(h.chunk.text) for h in engine.manifest.search("Falcon tranches", 50))
+    assert any(_walled_text(h.chunk.text) for h in engine.store.query(vector, 500, EVERYONE))
+    assert not any(_walled_text(h.chunk.text) for h in engine.store.query(vector, 500, GENERAL))
+    assert not engine.store.query(vector, 5, Walls.only(()))
+    assert any(_walled_text(h.chunk.text) for h in engine.manifest.search("Falcon tranches", 50, EVERYONE))
     assert not any(_walled_text(h.chunk.source + h.chunk.text)
-                   for h in engine.manifest.search("Falcon tranches", 50, None, {"general"}))
-    assert engine.manifest.named("Project Falcon share purchase", {"general"}) is None
-    assert all("falcon" not in p for p in engine.manifest.indexed_versions({"general"}))
+                   for h in engine.manifest.search("Falcon tranches", 50, GENERAL))
+    assert engine.manifest.named("Project Falcon share purchase", GENERAL) is None
+    assert all("falcon" not in p for p in engine.manifest.indexed_versions(GENERAL))
 
 
 def test_json_output_and_the_status_list_say_nothing_of_the_wall(walled) -> None:
@@ -166,11 +168,11 @@ def test_moving_a_folder_behind_a_wall_hides_it_on_the_next_run(walled, tmp_path
         _policy(tmp_path / "p.toml", {ME.user: ["general"]})))
     engine = Copilot(home)
     engine.index([root / "docs" / "general"])
-    assert engine.ask("How long does the firm keep client matter files?").sources
+    assert engine.ask("How long does the firm keep client matter files?", engine.local_reader()).sources
     engine.index([root / "docs" / "general"], collection_of=resolver("matter-hr", {}))
     fresh = Copilot(home)
     with pytest.raises(Exception, match="nothing is indexed in the collections you may read"):
-        fresh.ask("How long does the firm keep client matter files?")
+        fresh.ask("How long does the firm keep client matter files?", fresh.local_reader())
 
 
 @pytest.mark.asyncio
@@ -195,3 +197,72 @@ async def test_the_app_shows_no_walled_source(walled) -> None:
         listed = [str(sources.get_option_at_index(i).prompt) for i in range(sources.option_count)]
         assert listed and not any(_walled_text(s) for s in listed)
         assert not _walled_text(shown)
+
+
+def test_no_read_of_the_index_can_be_made_without_walls() -> None:
+    """Every way to read passages, vectors' neighbours or indexed files takes the reader's walls
+    (the engine: the reader), with no default: a read that forgets them is a TypeError, not a leak."""
+    import inspect
+
+    from copilot.retrieval import Retriever
+    from index import lexical
+    from index.manifest import Manifest
+    from index.store import ChromaStore
+
+    from copilot.answer import Answerer
+    from copilot.engine import Copilot
+
+    reads = (ChromaStore.query, Manifest.search, Manifest.named, Manifest.indexed_versions,
+             lexical.search, lexical.named, Retriever.search, Answerer.ask)
+    for read in reads:
+        walls = inspect.signature(read).parameters.get("walls")
+        assert walls is not None and walls.default is inspect.Parameter.empty, read.__qualname__
+    for read in (Copilot.ask, Copilot.status, Copilot.record):  # the engine: for one reader at a time
+        reader = inspect.signature(read).parameters.get("reader")
+        assert reader is not None and reader.default is inspect.Parameter.empty, read.__qualname__
+
+
+def test_walls_say_the_same_thing_to_every_store() -> None:
+    general = Walls.only({"general", "matter-1"})
+    assert general.allows("general") and not general.allows("matter-2")
+    assert general.where() == {"collection": {"$in": ["general", "matter-1"]}}
+    assert general.sql("collection") == (" AND collection IN (?,?)", ("general", "matter-1"))
+    assert Walls.everything().where() is None and Walls.everything().sql("c") == ("", ())
+    assert Walls.everything().names() == ["*"] and general.names() == ["general", "matter-1"]
+    assert Walls.only(()).blind and Walls.only(()).sql("c") == (" AND c IN (NULL)", ())
+
+
+def test_one_engine_answers_many_readers_each_behind_their_own_walls(walled) -> None:
+    """What a firm-wide server needs: the reader comes with each call, nothing about who
+    asked is kept in the engine, and the audit trail names each reader with their walls."""
+    from copilot.access import Reader
+
+    _, config = walled
+    engine = Copilot(config)
+    question = "What is the acquisition price for Project Falcon?"
+    partner = engine.ask(question, Reader("partner", EVERYONE))
+    associate = engine.ask(question, Reader("associate", GENERAL))
+    again = engine.ask(question, Reader("partner", EVERYONE))
+    assert any(s.source.endswith("project-falcon-spa.md") for s in partner.sources + again.sources)
+    assert not _walled_text(_shown(associate))
+    assert not any(e.source.endswith("project-falcon-spa.md") for _, e in engine.status(Reader("associate", GENERAL)))
+    assert any(e.source.endswith("project-falcon-spa.md") for _, e in engine.status(Reader("partner", EVERYONE)))
+    from copilot.audit import AuditLog
+
+    *_, r1, r2, r3 = AuditLog(config.audit_file).records()
+    assert [(r["user"], r["collections"]) for r in (r1, r2, r3)] == [
+        ("partner", ["*"]), ("associate", ["general"]), ("partner", ["*"])]
+
+
+def test_a_cited_document_opens_only_for_a_reader_who_may_see_it(walled) -> None:
+    """The viewer asks the engine for a document by path: a path is not a key to another matter."""
+    from copilot.access import Reader
+
+    root, config = walled
+    engine = Copilot(config)
+    spa = str(root / "docs" / "falcon" / "project-falcon-spa.md")
+    assert SECRET in engine.document(spa, Reader("partner", EVERYONE)).pages[0].text
+    with pytest.raises(AccessDenied, match="not among the documents associate may read"):
+        engine.document(spa, Reader("associate", GENERAL))
+    with pytest.raises(AccessDenied):  # nor a file the index does not hold
+        engine.document("/etc/passwd", Reader("partner", EVERYONE))

@@ -6,6 +6,7 @@ import time
 from dataclasses import replace
 from pathlib import Path
 
+from copilot.access import Reader, Walls
 from copilot.answer import Answerer
 from copilot.config import Config
 from copilot.errors import ModelMissing
@@ -16,6 +17,8 @@ from index.manifest import Entry
 from index.report import Summary
 
 from fakes import BagOfWordsEmbedder, ListStore, ScriptedGenerator
+
+EVERYONE = Walls.everything()  # no wall: the walls themselves are tested in test_walls.py
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 MSA = EXAMPLES / "master-services-agreement-acme-bluefield.pdf"
@@ -55,7 +58,7 @@ class FakeEngine:
         emb = BagOfWordsEmbedder()
         chunks = example_chunks()
         versions = {c.path: c.doc_sha256 for c in chunks}
-        retriever = Retriever(emb, ListStore(chunks, emb), lambda: versions, 3, 0.1)
+        retriever = Retriever(emb, ListStore(chunks, emb), lambda _walls: versions, 3, 0.1)
         self.answerer = Answerer(retriever, SlowGenerator(reply, delay), 400)
         self.config = Config(home=home, model="qwen2.5-coder-0.5b")
         self.embedder = type("E", (), {"model": None})()
@@ -77,12 +80,27 @@ class FakeEngine:
         resolve_llm(setting, self.config.models_dir)  # the real lookup: names, files, errors
         self.config = replace(self.config, model=setting)
 
-    def ask(self, question, on_token=None, cancel=None, history=()):
+    def totals(self):
+        return self.manifest.totals()
+
+    def load_models(self):
+        _ = self.embedder.model
+        return self.generator
+
+    def document(self, path, reader):
+        from index import loaders
+
+        return loaders.load(Path(path))
+
+    def local_reader(self):
+        return Reader("tester", EVERYONE)
+
+    def ask(self, question, reader, on_token=None, cancel=None, history=()):
         self.history = list(history)
-        answer = self.answerer.ask(question, on_token, cancel, history)
+        answer = self.answerer.ask(question, reader.walls, on_token, cancel, history)
         return replace(answer, timings=Timings(12.0, 150.0, 900.0, 1200, 40, 44.4))
 
-    def status(self):
+    def status(self, reader):
         return [("indexed", Entry(str(MSA), MSA.name, 1, 1, "a", "indexed", "", 3, 3, 0.0)),
                 ("indexed", Entry(str(RETENTION), RETENTION.name, 1, 1, "b", "indexed", "", 0, 6, 0.0)),
                 ("skipped", Entry("/docs/scan.pdf", "scan.pdf", 1, 1, "c", "skipped",

@@ -92,8 +92,7 @@ class CopilotApp(App[None]):
         numpy-based libraries at once can deadlock Python's import locks.
         """
         try:
-            _ = self.engine.embedder.model
-            generator = self.engine.generator
+            generator = self.engine.load_models()
             self.post_message(EngineReady(self.status.model, getattr(generator, "quant", ""),
                                           generator.context_window))
         except CopilotError as exc:
@@ -107,7 +106,7 @@ class CopilotApp(App[None]):
     def read_totals(self) -> None:
         """Count what is indexed, for the status bar; say so if it is nothing."""
         try:
-            totals = self.engine.manifest.totals()
+            totals = self.engine.totals()
         except Exception as exc:  # an unreadable index is said, not shown as a traceback
             self.post_message(Failed(f"cannot read the index: {exc}"))
             return

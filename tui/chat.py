@@ -121,7 +121,8 @@ class ChatScreen(ConversationActions, Screen[None]):
         self.app.loaded.wait()
         try:
             answer = self.app.engine.ask(
-                question, on_token=lambda t: self.post_message(Token(turn, t)), cancel=cancel,
+                question, self.app.engine.local_reader(), on_token=lambda t: self.post_message(Token(turn, t)),
+                cancel=cancel,
                 history=history,
             )
             self.post_message(Answered(turn, answer))

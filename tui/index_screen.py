@@ -18,7 +18,7 @@ from textual.binding import Binding
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Input, Label, ProgressBar, Static
 
-from copilot.errors import IndexCancelled
+from copilot.errors import IndexCancelled, IndexEmpty
 from copilot.status import STYLE
 from index.report import Tally
 from tui.messages import IndexFinished, IndexListed, IndexProgress
@@ -100,7 +100,11 @@ class IndexScreen(Screen[None]):
     def list_files(self) -> None:
         engine = self.app.engine
         try:
-            self.post_message(IndexListed(engine.status(), engine.manifest.totals(), engine.last_run()))
+            try:
+                rows = engine.status(engine.local_reader())
+            except IndexEmpty:  # a new install: no policy before the first index, and nothing to list
+                rows = []
+            self.post_message(IndexListed(rows, engine.totals(), engine.last_run()))
         except Exception as exc:  # an unreadable index is said, not shown as a traceback
             self.app.call_from_thread(self.notify, f"cannot read the index: {exc}", title="Index",
                                       severity="error")

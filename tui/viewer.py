@@ -91,11 +91,10 @@ class Viewer(Screen[None]):
 
     @work(thread=True, exclusive=True)
     def load(self, path: Path) -> None:
-        """Read the file with the indexer's loaders (off the UI thread)."""
-        from index import loaders
-
+        """Have the engine read the file (off the UI thread): only a document the reader may see."""
+        engine = self.app.engine
         try:
-            self.post_message(DocumentLoaded(loaders.load(path)))
+            self.post_message(DocumentLoaded(engine.document(str(path), engine.local_reader())))
         except CopilotError as exc:
             self.post_message(DocumentLoaded(None, f"cannot open {self.citation.source}: {exc}"))
         except OSError as exc:

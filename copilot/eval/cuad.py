@@ -157,8 +157,9 @@ def run(data: Path, config: Config, workdir: Path, limit: int = 0,
     report = Report("cuad", data={"model": config.model, "part": part, "split_seed": SPLIT_SEED,
                                   "index": summary.to_dict(), "per_question": []})
     pages, records = Pages(), report.data["per_question"]
+    reader = engine.local_reader()
     for i, q in enumerate(questions, 1):
-        answer = engine.ask(q["question"])
+        answer = engine.ask(q["question"], reader)
         records.append(judge(q, answer, data, pages, half[q["doc"]]))
         if progress:
             progress(i, len(questions), q["type"])

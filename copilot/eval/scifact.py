@@ -55,13 +55,14 @@ def run(data: Path, config: Config, workdir: Path, limit: int = 0,
                                      "index": summary.to_dict(), "per_query": {}})
     report.add("documents", len(corpus), fmt="{:,}")
     report.add("queries", len(chosen), fmt="{}")
+    walls = engine.local_reader().walls
     for mode in MODES:
         retriever = Retriever(engine.embedder, engine.store, engine.manifest.indexed_versions,
                               top_k=DEPTH, min_score=-1.0, lexical=engine.manifest, mode=mode)
         scores = []
         for i, (qid, text) in enumerate(chosen, 1):
             ranked: list[str] = []
-            for hit in retriever.search(text).nearest:
+            for hit in retriever.search(text, walls).nearest:
                 doc = Path(hit.chunk.path).stem
                 if doc not in ranked:
                     ranked.append(doc)
