@@ -27,7 +27,7 @@ CUAD = ROOT.parent / "shared" / "eval" / "cuad"
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(HERE))
 
-from copilot.config import Config  # noqa: E402
+from copilot.core.config import Config  # noqa: E402
 from copilot.engine import Copilot  # noqa: E402
 from report import machine, record  # noqa: E402
 

@@ -65,7 +65,7 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=0, help="0: each backend's default")
     args = parser.parse_args()
 
-    from copilot import offline
+    from copilot.core import offline
     from copilot.models import resolve_embedder
     from index.embedding import make_embedder
 

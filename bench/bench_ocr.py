@@ -168,7 +168,7 @@ def reading(count: int, work: Path) -> tuple[list[tuple[str, ...]], dict]:
 
 def answering(count: int, work: Path, model: str | None) -> tuple[list[tuple[str, ...]], dict]:
     """Part 2: the questions on `count` contracts, over their text layer and over scans of them."""
-    from copilot import config as config_mod
+    from copilot.core import config as config_mod
     from copilot.eval import cuad
 
     questions = cuad.load(CUAD)
@@ -211,7 +211,7 @@ def long_scan(pages: int, work: Path) -> tuple[list[tuple[str, ...]], dict]:
     folder = work / "long"
     folder.mkdir()
     scanned_pdf([distinct[i % len(distinct)] for i in range(pages)], DPI, folder / "long-scan.pdf")
-    from copilot import config as config_mod
+    from copilot.core import config as config_mod
 
     # A fresh index, but this machine's prepared models: the embedder's one-time export on
     # first use (torch, ~1.2 GB) is not what indexing a scan costs.

@@ -29,7 +29,7 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(HERE))
 sys.path.insert(0, str(ROOT / "tests"))
 
-from copilot import config as config_mod  # noqa: E402
+from copilot.core import config as config_mod  # noqa: E402
 from copilot.models import resolve_llm  # noqa: E402
 from quantize.convert import convert  # noqa: E402
 from quantize.evaluate import evaluate, tokens_of  # noqa: E402

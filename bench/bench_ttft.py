@@ -23,7 +23,7 @@ ROOT = HERE.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(HERE))
 
-from copilot import config as config_mod  # noqa: E402
+from copilot.core import config as config_mod  # noqa: E402
 from copilot.engine import Copilot  # noqa: E402
 from copilot.prompt import SYSTEM  # noqa: E402
 from report import record  # noqa: E402

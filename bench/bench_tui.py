@@ -31,7 +31,7 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(HERE))
 sys.path.insert(0, str(ROOT / "tests"))
 
-from copilot import config as config_mod  # noqa: E402
+from copilot.core import config as config_mod  # noqa: E402
 from copilot.engine import Copilot  # noqa: E402
 from report import record  # noqa: E402
 from terminal import Terminal  # noqa: E402

@@ -23,7 +23,7 @@ sys.path.insert(0, str(ROOT))
 
 from copilot.confidence import FEATURES, FILE, errors, features, fit  # noqa: E402
 from copilot.models import PACKAGED  # noqa: E402
-from copilot.types import Confidence  # noqa: E402
+from copilot.core.types import Confidence  # noqa: E402
 
 
 def main() -> None:

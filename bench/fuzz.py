@@ -38,7 +38,7 @@ def files(n: int) -> dict:
     """Load `n` damaged files in this process; tally outcomes per format."""
     from fuzzing import damaged_files, printable_ok
 
-    from copilot.errors import SkipFile
+    from copilot.core.errors import SkipFile
     from index import loaders
 
     seen = collections.defaultdict(collections.Counter)
@@ -79,9 +79,9 @@ def questions(n: int) -> dict:
     from fuzzing import printable_ok, questions as hostile
 
     from copilot.audit import AuditLog
-    from copilot.config import Config
+    from copilot.core.config import Config
     from copilot.engine import Copilot
-    from copilot.errors import BadQuestion, QuestionTooLong
+    from copilot.core.errors import BadQuestion, QuestionTooLong
     from copilot.models import PACKAGED, packaged_model_path
 
     home = Path(tempfile.mkdtemp(prefix="fuzz-"))

@@ -34,15 +34,12 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 
 from copilot import confidence, evidence, grounding, prompt
-from copilot.access import Walls
-from copilot.config import Config
+from copilot.core.walls import Walls
+from copilot.core.config import Config
 from copilot.retrieval import Retrieval, Retriever
-from copilot.sanitize import printable
-from copilot.sentences import unnumbered
-from copilot.types import (
-    NOTHING_RELEVANT, SOURCES_SILENT, UNCERTAIN, UNSUPPORTED, Answer, Citation, Confidence, Embedder,
-    Generator, Hit, Timings,
-)
+from copilot.core.sanitize import printable
+from copilot.core.sentences import unnumbered
+from copilot.core.types import NOTHING_RELEVANT, SOURCES_SILENT, UNCERTAIN, UNSUPPORTED, Answer, Citation, Confidence, Embedder, Generator, Hit, Timings
 
 NOT_FOUND = "Not found in the indexed documents."
 NOT_FOUND_MARK = re.compile(

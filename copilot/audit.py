@@ -21,8 +21,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from copilot.access import Walls
-from copilot.errors import CopilotError
+from copilot.core.walls import Walls
+from copilot.core.errors import CopilotError
 
 GENESIS = "0" * 64
 

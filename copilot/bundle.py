@@ -24,8 +24,8 @@ from dataclasses import dataclass
 from importlib import metadata, resources
 from pathlib import Path
 
-from copilot.errors import CopilotError
-from copilot.models import sha256_of
+from copilot.core.errors import CopilotError
+from copilot.core.hashing import sha256_of
 
 PROJECT = "firm-copilot"
 LLAMA = "llama-cpp-python"

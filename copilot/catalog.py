@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import struct
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
-from copilot.errors import ModelMissing
+from copilot.core.errors import ModelMissing
+from copilot.core.types import ModelInfo
 from copilot.models import (
     PACKAGED, ProgressFn, file_sha256, local_models, package_dir, recorded_sha256,
 )
@@ -92,20 +92,6 @@ def ftype_name(value: object) -> str:
 def quant_of(path: Path) -> str:
     """How a GGUF's weights are quantized ("F16", "Q4_K_M"), from its header."""
     return ftype_name(gguf_metadata(path, {"general.file_type"}).get("general.file_type"))
-
-
-@dataclass(frozen=True)
-class ModelInfo:
-    """One model the app can use, by the name `--model` and the app take."""
-
-    name: str
-    kind: str  # "packaged" (from installed packages) or "local" (a GGUF in the models folder)
-    quant: str
-    size: int
-    sha256: str  # "" until the file exists (packaged models not assembled yet)
-    path: Path | None
-    note: str = ""
-    installed: bool = True  # False: a packaged model whose packages are missing
 
 
 def catalog(models_dir: Path, hashes: bool = True,

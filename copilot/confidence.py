@@ -22,7 +22,7 @@ from dataclasses import dataclass, replace
 from functools import lru_cache
 from pathlib import Path
 
-from copilot.types import Confidence
+from copilot.core.types import Confidence
 
 FILE = Path(__file__).with_name("calibration.json")
 FEATURES = ("refusal logit", "similarity", "terms")

@@ -5,9 +5,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
-from copilot import offline
-from copilot.config import Config
-from copilot.errors import CopilotError
+from copilot.core import offline
+from copilot.core.config import Config
+from copilot.core.errors import CopilotError
 from copilot.models import PACKAGED, local_models, resolve_embedder, verify_llm
 
 
@@ -95,7 +95,8 @@ def report(config: Config, echo: Callable[[str], None], strict: bool = False) ->
 def _strict(config: Config, line: Callable[[bool, str, str], None]) -> None:
     import sqlite3
 
-    from copilot.models import EMBEDDER_PACKAGE, recorded_sha256, resolve_llm, sha256_of
+    from copilot.models import EMBEDDER_PACKAGE, recorded_sha256, resolve_llm
+    from copilot.core.hashing import sha256_of
     from index.ocr import PACKAGES as OCR_PACKAGES
 
     if config.model not in PACKAGED:  # packaged ones were hashed above against their published hash
@@ -131,7 +132,7 @@ def _record_mismatches(dist: str) -> tuple[list[str], int]:
     import base64
     from importlib import metadata
 
-    from copilot.models import sha256_of
+    from copilot.core.hashing import sha256_of
 
     try:
         files = metadata.distribution(dist).files or []

@@ -17,18 +17,18 @@ from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
 
-from copilot import offline, sanitize
-from copilot.access import Reader, Walls
+from copilot.core import offline, sanitize
+from copilot.core.walls import Reader, Walls
 from copilot.answer import Answerer, TokenFn
-from copilot.config import Config
-from copilot.errors import IndexCancelled, IndexEmpty, IndexStale
+from copilot.core.config import Config
+from copilot.core.errors import IndexCancelled, IndexEmpty, IndexStale
 from copilot.models import ProgressFn, resolve_embedder, resolve_llm
 from copilot.prompt import SYSTEM
 from copilot.retrieval import Retriever
-from copilot.types import Answer, Document
+from copilot.core.types import Answer, Document
 
 if TYPE_CHECKING:
-    from index.manifest import Entry
+    from copilot.core.types import Entry
 
 T = TypeVar("T")
 
@@ -128,7 +128,8 @@ class Copilot:
         """The person at this machine's keyboard, as the OS says, with the walls the access
         policy gives them (`AccessDenied` if none).  Read afresh each time: the engine
         keeps no identity, so one engine can answer many readers."""
-        from copilot.access import AccessDenied, load
+        from copilot.core.errors import AccessDenied
+        from copilot.access import load
 
         try:
             return load(self.config.policy_path).reader
@@ -185,7 +186,7 @@ class Copilot:
     def document(self, path: str, reader: Reader) -> Document:
         """A cited document, read whole to be shown at its page: only one the index holds
         behind `reader`'s walls (`AccessDenied` otherwise), so a path cannot open another's."""
-        from copilot.access import AccessDenied
+        from copilot.core.errors import AccessDenied
         from index import loaders
 
         entry = self.manifest.get(path)

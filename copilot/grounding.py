@@ -24,8 +24,8 @@ import re
 from collections.abc import Sequence
 from functools import lru_cache
 
-from copilot.sentences import split
-from copilot.types import Claim, Quote
+from copilot.core.sentences import split
+from copilot.core.types import Claim, Quote
 
 SUPPORT = 0.6  # share of a sentence's content words its passages must hold
 QUOTE_WORDS = 4  # a quotation this long found verbatim supports its sentence
@@ -41,7 +41,7 @@ STOP = frozenset(
 
 
 def sentences(text: str) -> list[str]:
-    """An answer's sentences, by the documents' rule (`copilot.sentences`); a bare marker is none."""
+    """An answer's sentences, by the documents' rule (`copilot.core.sentences`); a bare marker is none."""
     return [s for s in split(text) if re.search(r"\w", CITE.sub("", s))]
 
 
@@ -133,30 +133,3 @@ def check(text: str, evidence: Sequence[tuple[str, int]], question: str = "") ->
     return tuple(claims), tuple(dict.fromkeys(quotes))
 
 
-def report(claims: Sequence[Claim], found: bool) -> list[str]:
-    """The check's verdict as lines for a terminal (empty when there is nothing to say).
-
-    A found answer is checked against the sentences it quotes: one line when
-    all of it is borne out, else each sentence that is not, flagged.  A
-    draft that was not given as the answer is shown flagged.
-    """
-    if not claims:
-        return []
-    checked = [c for c in claims if not c.restates]
-    if not found:
-        return ["The model's draft above is not borne out by the documents, so it is not given as an answer:"] + [
-            f"  ⚠ {c.text}" for c in checked
-        ]
-    if all(c.supported for c in checked):
-        return ["Checked: the answer is borne out by the quoted text."] if checked else []
-    return ["Checked against the documents:"] + [
-        f"  ⚠ not in the documents: {c.text}" for c in checked if not c.supported
-    ]
-
-
-def quote_lines(answer) -> list[str]:
-    """Each quote of `answer` as the user reads it: the sentence, then where it is."""
-    lines = []
-    for quote, citation in answer.quoted():
-        lines += [f"  “{quote.text}”", f"      — {citation.label()}"]
-    return lines

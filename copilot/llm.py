@@ -7,7 +7,7 @@ import threading
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
-from copilot.errors import ModelMissing
+from copilot.core.errors import ModelMissing
 
 
 def default_threads() -> int:

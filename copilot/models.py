@@ -13,14 +13,13 @@ import hashlib
 import importlib.util
 import json
 import os
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from copilot.errors import ModelMissing
+from copilot.core.errors import ModelMissing
+from copilot.core.hashing import ProgressFn, sha256_of
 
 GGUF_MAGIC = b"GGUF"
-ProgressFn = Callable[[int, int], None]
 
 
 @dataclass(frozen=True)
@@ -87,18 +86,6 @@ def package_dir(module: str) -> Path | None:
     if spec is None or not spec.submodule_search_locations:
         return None
     return Path(next(iter(spec.submodule_search_locations)))
-
-
-def sha256_of(path: Path, progress: ProgressFn | None = None) -> str:
-    digest = hashlib.sha256()
-    done, total = 0, path.stat().st_size
-    with path.open("rb") as fh:
-        while block := fh.read(8 << 20):
-            digest.update(block)
-            done += len(block)
-            if progress:
-                progress(done, total)
-    return digest.hexdigest()
 
 
 def _part_paths(model: PackagedModel) -> list[Path]:

@@ -27,9 +27,9 @@ import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from copilot.errors import QuestionTooLong
+from copilot.core.errors import QuestionTooLong
 from copilot.grounding import CITE
-from copilot.types import Answer
+from copilot.core.types import Answer
 
 REFUSAL = "Not stated."
 SYSTEM = (

@@ -3,7 +3,7 @@
 The embedder silently truncates anything past its window (256 word pieces
 for MiniLM, two of them taken by [CLS] and [SEP]), so chunk length is counted
 with its tokenizer, never guessed from characters.  Chunks follow the text's
-structure: paragraphs first, then sentences (`copilot.sentences`), and only
+structure: paragraphs first, then sentences (`copilot.core.sentences`), and only
 a sentence longer than a whole chunk is cut mid-way; a chunk holds one
 sentence a line.  Consecutive chunks share a little overlap so a
 clause split across two chunks is still found whole in one of them.  A chunk
@@ -19,8 +19,8 @@ import re
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
-from copilot import sentences
-from copilot.types import Chunk, Page
+from copilot.core import sentences
+from copilot.core.types import Chunk, Page
 
 SPECIAL_TOKENS = 2  # [CLS] and [SEP]
 SLICE_CHARS = 20_000  # the most of one over-long sentence encoded at once (see Chunker._cut)

@@ -14,11 +14,10 @@ import sqlite3
 import threading
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import Path
 
-from copilot.access import DEFAULT_COLLECTION, Walls
-from copilot.types import Chunk, Hit
+from copilot.core.types import Chunk, Entry, Hit
+from copilot.core.walls import DEFAULT_COLLECTION, Walls
 from index import lexical
 
 SCHEMA = f"""
@@ -40,32 +39,6 @@ CREATE TABLE IF NOT EXISTS documents (
 CREATE TABLE IF NOT EXISTS pending (path TEXT PRIMARY KEY);
 CREATE TABLE IF NOT EXISTS settings (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 """
-
-
-@dataclass(frozen=True)
-class Entry:
-    """One file's row."""
-
-    path: str
-    source: str
-    size: int
-    mtime_ns: int
-    sha256: str
-    status: str
-    reason: str = ""
-    pages: int = 0
-    chunks: int = 0
-    updated: float = 0.0
-    title: str = ""
-    collection: str = DEFAULT_COLLECTION
-    ocr_pages: int = 0  # pages read from scans by OCR
-
-    @property
-    def notes(self) -> str:
-        """What a status listing says of the file: why it was skipped or what was not read,
-        and how many of its pages were read from scans (OCR's reading, not a text layer)."""
-        scanned = f"{self.ocr_pages} page{'s' if self.ocr_pages > 1 else ''} read by OCR" if self.ocr_pages else ""
-        return "; ".join(part for part in (scanned, self.reason) if part)
 
 
 class Manifest:

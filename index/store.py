@@ -11,15 +11,15 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
-from copilot.access import Walls
-from copilot.types import Chunk, Hit
+from copilot.core.walls import Walls
+from copilot.core.types import Chunk, Hit
 
 COLLECTION = "chunks"
 
 
 def open_client(folder: Path):
     """A Chroma PersistentClient with telemetry off."""
-    from copilot import offline
+    from copilot.core import offline
 
     offline.set_flags()  # before chromadb is imported: it reads them on import
     import chromadb

@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from copilot.errors import CopilotError
+from copilot.core.errors import CopilotError
 
 ARCHITECTURES = {"LlamaForCausalLM": "llama", "Qwen2ForCausalLM": "qwen2"}
 OUT_TYPES = ("f32", "f16", "bf16")

@@ -17,7 +17,7 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from copilot.errors import CopilotError
+from copilot.core.errors import CopilotError
 
 GEN_TOKENS = 64  # generated to time generation speed
 
@@ -112,7 +112,7 @@ def recommend(results: list[Measured], max_kld: float, max_ram: int | None) -> t
 
 def _child(model: Path, work: Path, window: int, reference: bool, context: int) -> Measured:
     """Run `_measure` in a fresh process; its peak RSS is this model's alone."""
-    from copilot import offline
+    from copilot.core import offline
 
     log, fail = offline.settings()  # the child guards itself as this process does
     args = [sys.executable, "-m", "quantize.evaluate", str(model), str(work), str(window),
@@ -222,7 +222,7 @@ def _quality(model: Path, work: Path, tokens: list[int], window: int, reference:
 
 
 if __name__ == "__main__":  # the measuring process (see `_child`)
-    from copilot import offline
+    from copilot.core import offline
 
     path, folder, size, role, context, log, guard = sys.argv[1:8]
     offline.install(Path(log) if log else None, fail=guard == "fail")

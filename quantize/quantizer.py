@@ -14,7 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from copilot.errors import CopilotError, ModelMissing
+from copilot.core.errors import CopilotError, ModelMissing
 
 TYPES = ("Q8_0", "Q6_K", "Q5_K_M", "Q4_K_M", "Q4_0", "IQ4_XS")
 FULL = {"F32", "F16", "BF16"}  # what a quant is best made from

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from copilot.config import Config
+from copilot.core.config import Config
 from copilot.models import PACKAGED, packaged_model_path
 
 ROOT = Path(__file__).resolve().parent.parent

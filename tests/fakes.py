@@ -7,7 +7,7 @@ import math
 import re
 from collections.abc import Iterator, Sequence
 
-from copilot.types import Chunk, Hit
+from copilot.core.types import Chunk, Hit
 
 
 class BagOfWordsEmbedder:

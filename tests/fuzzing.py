@@ -22,7 +22,7 @@ ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = ROOT / "examples"
 HOSTILE = ROOT.parent / "shared" / "corpus" / "hostile"
 
-# What `copilot.sanitize.printable` must leave out of anything stored or printed.
+# What `copilot.core.sanitize.printable` must leave out of anything stored or printed.
 UNPRINTABLE = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069\ud800-\udfff]")
 
 
@@ -105,7 +105,7 @@ hostile_fragments = st.sampled_from([
 
 def questions() -> st.SearchStrategy[str]:
     """Questions as any caller could send them, from empty to far past every limit."""
-    from copilot.sanitize import MAX_QUESTION_CHARS
+    from copilot.core.sanitize import MAX_QUESTION_CHARS
 
     mixed = st.lists(st.one_of(hostile_fragments, st.text(any_char, max_size=20)), max_size=30).map("".join)
     argv = st.binary(max_size=300).map(lambda b: b.decode("utf-8", "surrogateescape"))  # what argv makes of bytes

@@ -4,14 +4,14 @@ import threading
 
 import pytest
 
-from copilot.access import Walls
+from copilot.core.walls import Walls
 from copilot import confidence
 from copilot.answer import NOT_FOUND, Answerer
 from copilot.confidence import Calibration
-from copilot.errors import QuestionTooLong
+from copilot.core.errors import QuestionTooLong
 from copilot.prompt import REFUSAL
 from copilot.retrieval import Retriever
-from copilot.types import Answer, Quote
+from copilot.core.types import Answer, Quote
 
 from fakes import BagOfWordsEmbedder, ListStore, ScriptedGenerator, chunk
 
@@ -282,7 +282,7 @@ def test_unversioned_chunks_are_invisible() -> None:
 
 
 def test_citations_name_the_page_or_the_heading_path() -> None:
-    from copilot.types import Citation
+    from copilot.core.types import Citation
 
     assert Citation(1, "msa.pdf", "/d/msa.pdf", 3, 0.9, "t").label() == "[1] msa.pdf, page 3"
     word = Citation(2, "h.docx", "/d/h.docx", 0, 0.9, "t", "Leave > Sick leave")

@@ -10,7 +10,7 @@ import pytest
 from click.testing import CliRunner
 
 from copilot.audit import AuditLog
-from copilot.cli import main
+from copilot.cli.main import main
 from copilot.engine import Copilot
 from copilot.models import PACKAGED
 

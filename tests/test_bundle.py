@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from copilot.bundle import name_for, required_cpu_flags, runtime_closure
-from copilot.config import Config
+from copilot.core.config import Config
 from copilot.models import PACKAGED
 
 from conftest import HOSTILE

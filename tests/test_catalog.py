@@ -13,7 +13,7 @@ import pytest
 from copilot import catalog as catalog_mod
 from copilot.catalog import catalog, ftype_name, gguf_metadata, quant_of
 from copilot.engine import Copilot
-from copilot.errors import ModelMissing
+from copilot.core.errors import ModelMissing
 from copilot.models import PACKAGED, local_models, resolve_llm
 
 from fakes import write_gguf

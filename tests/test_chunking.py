@@ -1,7 +1,7 @@
 import pytest
 
 from copilot.models import resolve_embedder
-from copilot.types import Page
+from copilot.core.types import Page
 from index.chunking import Chunker
 
 

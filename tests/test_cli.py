@@ -4,12 +4,12 @@ from pathlib import Path
 
 from click.testing import CliRunner
 
-from copilot.cli import main
+from copilot.cli.main import main
 
 
 def test_help_is_instant_and_imports_nothing_heavy() -> None:
     code = (
-        "import sys; from copilot.cli import main\n"
+        "import sys; from copilot.cli.main import main\n"
         "heavy = {'torch', 'llama_cpp', 'chromadb', 'sentence_transformers', 'textual'}\n"
         "print(sorted(heavy & set(sys.modules)))"
     )
@@ -61,7 +61,8 @@ def test_a_missing_password_file_is_one_line(tmp_path: Path) -> None:
 
 def test_status_table_lists_files_with_reasons(tmp_path: Path) -> None:
     from copilot.access import first_policy
-    from index.manifest import Entry, Manifest
+    from copilot.core.types import Entry
+    from index.manifest import Manifest
 
     manifest = Manifest(tmp_path / "index" / "manifest.sqlite")
     doc = tmp_path / "a.pdf"

@@ -3,9 +3,9 @@
 import random
 
 from copilot import confidence
-from copilot.config import Config
+from copilot.core.config import Config
 from copilot.models import PACKAGED
-from copilot.types import Confidence
+from copilot.core.types import Confidence
 
 
 def test_the_default_model_ships_calibrated_and_doubt_lowers_the_value() -> None:

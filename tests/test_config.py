@@ -2,8 +2,8 @@ from pathlib import Path
 
 import pytest
 
-from copilot.config import Config, as_toml, load
-from copilot.errors import ConfigError
+from copilot.core.config import Config, as_toml, load
+from copilot.core.errors import ConfigError
 
 
 def test_defaults_live_in_home(tmp_path: Path) -> None:

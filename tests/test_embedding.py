@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from copilot import offline
+from copilot.core import offline
 from copilot.models import resolve_embedder
 from index.embedding import OnnxEmbedder, SentenceTransformerEmbedder, export_dir
 

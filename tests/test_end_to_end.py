@@ -9,10 +9,10 @@ from pathlib import Path
 import pytest
 from pypdf import PdfReader
 
-from copilot import offline
+from copilot.core import offline
 from copilot.answer import NOT_FOUND
 from copilot.engine import Copilot
-from copilot.errors import IndexEmpty
+from copilot.core.errors import IndexEmpty
 
 from conftest import ROOT, cuad_sample
 
@@ -24,7 +24,7 @@ UNRELATED = "What is the boiling point of liquid nitrogen in Kelvin?"
 @pytest.fixture(scope="module")
 def indexed(tmp_path_factory, tiny_model):
     """One home with examples/ and three CUAD contracts indexed."""
-    from copilot.config import Config
+    from copilot.core.config import Config
 
     base = tmp_path_factory.mktemp("e2e")
     docs = base / "docs"
@@ -88,7 +88,7 @@ def test_missing_model_is_one_clear_line(indexed, tmp_path: Path) -> None:
 
 
 def test_empty_index_is_a_clear_error(config) -> None:
-    from copilot.access import Reader, Walls
+    from copilot.core.walls import Reader, Walls
 
     engine = Copilot(config)
     with pytest.raises(IndexEmpty, match="copilot index"):  # a new install: no policy yet, nothing indexed

@@ -2,9 +2,10 @@
 
 import pytest
 
-from copilot import evidence, sentences
+from copilot import evidence
+from copilot.core import sentences
 from copilot.retrieval import without
-from copilot.types import Hit
+from copilot.core.types import Hit
 
 from fakes import BagOfWordsEmbedder, chunk
 

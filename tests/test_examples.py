@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from copilot.config import Config
+from copilot.core.config import Config
 from copilot.engine import Copilot
 from copilot.eval.normalize import matches
 

@@ -21,10 +21,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from copilot.audit import AuditLog
-from copilot.config import Config
+from copilot.core.config import Config
 from copilot.engine import Copilot
-from copilot.errors import BadQuestion, QuestionTooLong, SkipFile
-from copilot.sanitize import MAX_QUESTION_CHARS, printable, question
+from copilot.core.errors import BadQuestion, QuestionTooLong, SkipFile
+from copilot.core.sanitize import MAX_QUESTION_CHARS, printable, question
 from index import loaders
 
 from conftest import EXAMPLES, copy_examples

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from copilot.config import Config
+from copilot.core.config import Config
 from copilot.engine import Copilot
 
 from conftest import ROOT

@@ -2,8 +2,9 @@
 
 import pytest
 
-from copilot.grounding import check, report, sentences, support
-from copilot.types import Quote
+from copilot.grounding import check, sentences, support
+from copilot.core.present import report
+from copilot.core.types import Quote
 
 
 LAW = ("This Agreement shall be governed by the laws of the State of Delaware.", 1)

@@ -58,7 +58,7 @@ EXPECT = {
 
 @pytest.fixture(scope="module")
 def run(tmp_path_factory, models_home):
-    from copilot.config import Config
+    from copilot.core.config import Config
 
     config = Config(home=tmp_path_factory.mktemp("hostile") / "home", models_home=str(models_home))
     engine = Copilot(config)

@@ -6,12 +6,12 @@ from pathlib import Path
 
 import pytest
 
-from copilot.access import Walls
-from copilot.config import Config
+from copilot.core.walls import Walls
+from copilot.core.config import Config
 from copilot.engine import Copilot
-from copilot.errors import ConfigError
+from copilot.core.errors import ConfigError
 from copilot.models import resolve_embedder
-from copilot.status import read_passwords
+from copilot.cli.status import read_passwords
 from index import lexical
 from index import ocr as ocr_engine
 from index.chunking import Chunker
@@ -150,7 +150,7 @@ def test_scans_skipped_with_ocr_off_are_read_once_it_is_on_and_never_read_twice(
 
 @pytest.mark.skipif(not ocr_engine.available(), reason="tesserocr or its models are not installed")
 def test_progress_counts_pages_read_by_ocr_and_moves_through_a_scan(parts, tmp_path: Path) -> None:
-    from index.report import Tally
+    from copilot.core.report import Tally
 
     scans.pdf(tmp_path / "scan.pdf", [scans.scanned_page()] * 2)
     moved: list[tuple[int, float]] = []
@@ -250,7 +250,7 @@ def test_password_file(tmp_path: Path) -> None:
 
 
 def test_asking_an_index_built_by_another_embedder_says_rebuild(tmp_path: Path, corpus: Path) -> None:
-    from copilot.errors import IndexStale
+    from copilot.core.errors import IndexStale
 
     config = Config(home=tmp_path / "home")
     first = Copilot(config)
@@ -271,7 +271,7 @@ def test_broken_links_and_vanishing_files_are_reported_not_fatal(parts, corpus: 
 
 def test_a_tally_counts_files_chunks_and_bytes_as_the_run_goes(parts, corpus: Path) -> None:
     """What the CLI's bar and the app's index screen show: one count for both."""
-    from index.report import Tally
+    from copilot.core.report import Tally
 
     fractions: list[float] = []
 

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from copilot.errors import SkipFile
+from copilot.core.errors import SkipFile
 from index import loaders
 
 from conftest import EXAMPLES, HOSTILE

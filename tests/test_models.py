@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from copilot.errors import ModelMissing
+from copilot.core.errors import ModelMissing
 from copilot.models import PackagedModel, check_gguf, packaged_model_path, resolve_embedder, resolve_llm
 
 

@@ -17,7 +17,7 @@ COPILOT = str(Path(sys.executable).with_name("copilot"))
 
 
 def test_fail_mode_stops_a_process_that_swallows_the_refusal() -> None:
-    code = ("from copilot import offline; offline.install(fail=True)\n"
+    code = ("from copilot.core import offline; offline.install(fail=True)\n"
             "print('children told to fail:', offline.settings()[1])\n"
             "import socket\n"
             "try:\n    socket.create_connection(('192.0.2.1', 9), timeout=0.5)\n"

@@ -36,7 +36,7 @@ def test_a_blank_scan_reads_as_no_text() -> None:
 
 from pathlib import Path  # noqa: E402
 
-from copilot.errors import IndexCancelled, SkipFile  # noqa: E402
+from copilot.core.errors import IndexCancelled, SkipFile  # noqa: E402
 from index import loaders  # noqa: E402
 
 import scans  # noqa: E402

@@ -3,8 +3,8 @@ import threading
 
 import pytest
 
-from copilot import offline
-from copilot.errors import NetworkRefused
+from copilot.core import offline
+from copilot.core.errors import NetworkRefused
 
 
 @pytest.fixture(autouse=True)

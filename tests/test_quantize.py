@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
-from copilot.cli import main
+from copilot.cli.main import main
 from quantize.convert import ConvertError, convert
 from quantize.evaluate import evaluate, recommend, tokens_of
 from quantize.quantizer import QuantizeError, file_type, quantize

@@ -4,11 +4,12 @@ from pathlib import Path
 
 import pytest
 
-from copilot.access import Walls
+from copilot.core.walls import Walls
 from copilot.retrieval import Retriever, fuse
-from copilot.types import Chunk, Hit
+from copilot.core.types import Chunk, Hit
 from index.lexical import match_expression
-from index.manifest import Entry, Manifest
+from copilot.core.types import Entry
+from index.manifest import Manifest
 
 from fakes import BagOfWordsEmbedder, ListStore
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from copilot.cli import main
+from copilot.cli.main import main
 from copilot.eval.normalize import matches
 from index import ocr
 

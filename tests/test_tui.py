@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 from textual.widgets import DataTable, Input, OptionList
 
-from copilot import offline
-from copilot.conversations import Conversations
+from copilot.core import offline
+from tui.store import Conversations
 from tui.app import CopilotApp
 from tui.chat import ChatScreen
 from tui.dialogs import HelpScreen, ModelPicker
@@ -461,7 +461,7 @@ async def test_an_answer_cancelled_by_leaving_its_conversation_does_not_land_in_
 def test_the_app_progress_posts_sparingly_and_stops_the_run_when_cancelled() -> None:
     import threading
 
-    from copilot.errors import IndexCancelled
+    from copilot.core.errors import IndexCancelled
     from tui.index_screen import AppProgress
 
     posted, cancel = [], threading.Event()
@@ -480,7 +480,7 @@ def test_the_app_progress_posts_sparingly_and_stops_the_run_when_cancelled() -> 
 def test_the_app_progress_counts_pages_read_by_ocr_and_esc_stops_between_two() -> None:
     import threading
 
-    from copilot.errors import IndexCancelled
+    from copilot.core.errors import IndexCancelled
     from tui.index_screen import AppProgress
 
     posted, cancel = [], threading.Event()

@@ -11,8 +11,8 @@ import time
 
 import pytest
 
-from copilot import offline
-from copilot.conversations import Conversations
+from copilot.core import offline
+from tui.store import Conversations
 from tui.app import CopilotApp
 
 from tui_fakes import FakeEngine

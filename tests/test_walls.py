@@ -11,7 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from copilot.access import AccessDenied, Person, Walls, collection_map, first_policy, load, resolver
+from copilot.core.errors import AccessDenied
+from copilot.access import Person, first_policy, load
+from copilot.core.walls import Walls, collection_map, resolver
 from copilot.engine import Copilot
 
 EVERYONE, GENERAL = Walls.everything(), Walls.only({"general"})
@@ -65,7 +67,7 @@ def walled(tmp_path_factory, tiny_model):
 
     This user may read "general" only.
     """
-    from copilot.config import Config
+    from copilot.core.config import Config
 
     root = tmp_path_factory.mktemp("walls")
     docs = root / "docs"
@@ -235,7 +237,7 @@ def test_walls_say_the_same_thing_to_every_store() -> None:
 def test_one_engine_answers_many_readers_each_behind_their_own_walls(walled) -> None:
     """What a firm-wide server needs: the reader comes with each call, nothing about who
     asked is kept in the engine, and the audit trail names each reader with their walls."""
-    from copilot.access import Reader
+    from copilot.core.walls import Reader
 
     _, config = walled
     engine = Copilot(config)
@@ -256,7 +258,7 @@ def test_one_engine_answers_many_readers_each_behind_their_own_walls(walled) -> 
 
 def test_a_cited_document_opens_only_for_a_reader_who_may_see_it(walled) -> None:
     """The viewer asks the engine for a document by path: a path is not a key to another matter."""
-    from copilot.access import Reader
+    from copilot.core.walls import Reader
 
     root, config = walled
     engine = Copilot(config)

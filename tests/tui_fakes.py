@@ -6,15 +6,15 @@ import time
 from dataclasses import replace
 from pathlib import Path
 
-from copilot.access import Reader, Walls
+from copilot.core.walls import Reader, Walls
 from copilot.answer import Answerer
-from copilot.config import Config
-from copilot.errors import ModelMissing
+from copilot.core.config import Config
+from copilot.core.errors import ModelMissing
 from copilot.retrieval import Retriever
-from copilot.types import Chunk, Timings
+from copilot.core.types import Chunk, Timings
 from index import loaders
-from index.manifest import Entry
-from index.report import Summary
+from copilot.core.types import Entry
+from copilot.core.report import Summary
 
 from fakes import BagOfWordsEmbedder, ListStore, ScriptedGenerator
 

@@ -20,9 +20,9 @@ from textual.binding import Binding
 from textual.reactive import reactive
 from textual.screen import Screen
 
-from copilot import offline
-from copilot.errors import CopilotError, IndexCancelled
-from copilot.types import Answer
+from copilot.core import offline
+from copilot.core.errors import CopilotError, IndexCancelled
+from copilot.core.types import Answer
 from tui.chat import ChatScreen
 from tui.dialogs import HelpScreen, ModelPicker, Prompt
 from tui.index_screen import AppProgress, IndexScreen
@@ -62,7 +62,7 @@ class CopilotApp(App[None]):
         super().__init__()
         self.notice = notice  # a start-up problem to tell the user about
         self.engine = engine
-        self.conversations = conversations  # a `copilot.conversations.Conversations`, or None
+        self.conversations = conversations  # a `tui.store.Conversations`, or None
         self.theme = THEMES.get(theme, THEMES["dark"])
         self.indexing: threading.Event | None = None  # set to cancel the run in progress
         self.loaded = threading.Event()  # the warm-up has ended (loaded, or failed and said so)
@@ -277,7 +277,7 @@ class CopilotApp(App[None]):
 
 def run_app(engine) -> None:
     """Open the app on an engine (the `copilot` command with no arguments)."""
-    from copilot.conversations import Conversations
+    from tui.store import Conversations
 
     conversations, notice = None, ""
     try:

@@ -19,8 +19,8 @@ from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import Screen
 from textual.widgets import Footer, Input, OptionList, Static
 
-from copilot.errors import CopilotError
-from copilot.types import Answer
+from copilot.core.errors import CopilotError
+from copilot.core.types import Answer
 from tui.conversations import ConversationActions
 from tui.messages import Answered, Failed, Token
 from tui.status import StatusBar

@@ -14,8 +14,8 @@ from textual.containers import VerticalScroll
 from textual.widgets import Input, OptionList
 from textual.widgets.option_list import Option
 
-from copilot.errors import CopilotError
-from copilot.types import Answer
+from copilot.core.errors import CopilotError
+from copilot.core.types import Answer
 from tui.dialogs import Confirm, Prompt
 from tui.turn import Sources, Turn
 
@@ -132,7 +132,7 @@ class ConversationActions:
 
     def action_copy(self) -> None:
         """Copy the last answer, its check and its sources quoted, to the clipboard."""
-        from copilot.export import markdown
+        from copilot.core.present import markdown
 
         answer = self.last_answer()
         if answer is None:
@@ -144,7 +144,7 @@ class ConversationActions:
 
     def action_save(self) -> None:
         """Write the last answer with its sources to a Markdown file."""
-        from copilot.export import markdown
+        from copilot.core.present import markdown
 
         answer = self.last_answer()
         if answer is None:

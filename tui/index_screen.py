@@ -18,9 +18,9 @@ from textual.binding import Binding
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Input, Label, ProgressBar, Static
 
-from copilot.errors import IndexCancelled, IndexEmpty
-from copilot.status import STYLE
-from index.report import Tally
+from copilot.core.errors import IndexCancelled, IndexEmpty
+from copilot.core.present import STATE_STYLE
+from copilot.core.report import Tally
 from tui.messages import IndexFinished, IndexListed, IndexProgress
 from tui.status import StatusBar
 
@@ -127,7 +127,7 @@ class IndexScreen(Screen[None]):
         # Skipped and stale files first: they are what needs the user's attention.
         order = {"skipped": 0, "stale": 1, "pending": 2, "indexed": 3}
         for state, e in sorted(message.rows, key=lambda r: (order.get(r[0], 9), r[1].source)):
-            table.add_row(Text(state, style=STYLE.get(state, "")), e.source, e.notes,
+            table.add_row(Text(state, style=STATE_STYLE.get(state, "")), e.source, e.notes,
                           str(e.pages or ""), str(e.chunks or ""))
 
     @on(Input.Submitted, "#folder")

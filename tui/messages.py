@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from textual.message import Message
 
-from copilot.types import Answer, Document
-from index.report import Summary
+from copilot.core.types import Answer, Document
+from copilot.core.report import Summary
 
 
 class EngineReady(Message):

@@ -9,8 +9,8 @@ from textual.containers import Vertical
 from textual.widgets import OptionList, Static
 from textual.widgets.option_list import Option
 
-from copilot.grounding import report
-from copilot.types import Answer, Citation
+from copilot.core.present import report
+from copilot.core.types import Answer, Citation
 
 THINKING = "[dim]…[/dim]"
 

@@ -20,8 +20,8 @@ from textual.containers import VerticalScroll
 from textual.screen import Screen
 from textual.widgets import Footer, Static
 
-from copilot.errors import CopilotError
-from copilot.types import Citation, Document, Page, place
+from copilot.core.errors import CopilotError
+from copilot.core.types import Citation, Document, Page, place
 from tui.messages import DocumentLoaded
 from tui.status import StatusBar
 

@@ -14,7 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from copilot.config import Config
+from copilot.core.config import Config
 
 ProgressFn = Callable[[int, int, str], None]  # done, total, what
 

@@ -25,7 +25,7 @@ import random
 from dataclasses import asdict
 from pathlib import Path
 
-from copilot.config import Config
+from copilot.core.config import Config
 from copilot.eval import ProgressFn, Report, eval_config
 from copilot.eval.metrics import overlaps, percentile, share
 from copilot.eval.normalize import matches

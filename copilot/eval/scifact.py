@@ -11,7 +11,7 @@ import csv
 import json
 from pathlib import Path
 
-from copilot.config import Config
+from copilot.core.config import Config
 from copilot.eval import ProgressFn, Report, eval_config
 from copilot.eval.metrics import ndcg, recall
 from copilot.retrieval import MODES, Retriever

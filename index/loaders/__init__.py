@@ -12,9 +12,9 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from copilot.errors import IndexCancelled, SkipFile
-from copilot.sanitize import printable
-from copilot.types import Document
+from copilot.core.errors import IndexCancelled, SkipFile
+from copilot.core.sanitize import printable
+from copilot.core.types import Document
 
 Source = Path | bytes  # a file, or the bytes of an e-mail attachment
 

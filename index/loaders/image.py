@@ -5,8 +5,8 @@ from __future__ import annotations
 import io
 from pathlib import Path
 
-from copilot.errors import SkipFile
-from copilot.types import Document, Page
+from copilot.core.errors import SkipFile
+from copilot.core.types import Document, Page
 from index.loaders import Reading, read_bytes, unread_scan
 from index.loaders.structure import clean
 

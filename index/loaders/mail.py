@@ -14,8 +14,8 @@ import email
 from email import policy
 from pathlib import Path, PurePath
 
-from copilot.errors import SkipFile
-from copilot.types import Document, Page
+from copilot.core.errors import SkipFile
+from copilot.core.types import Document, Page
 from index.loaders import Reading
 from index.loaders.structure import clean, one_line
 

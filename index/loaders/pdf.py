@@ -18,8 +18,8 @@ import logging
 from collections.abc import Sequence
 from pathlib import Path
 
-from copilot.errors import SkipFile
-from copilot.types import Document, Page
+from copilot.core.errors import SkipFile
+from copilot.core.types import Document, Page
 from index.loaders import Reading, reason, unread_scan
 from index.loaders.structure import clean
 

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import re
 
-from copilot.sanitize import printable
-from copilot.types import Page
+from copilot.core.sanitize import printable
+from copilot.core.types import Page
 
 MAX_HEADING = 120  # characters of heading path kept: the deepest part matters most
 
 
 def clean(text: str) -> str:
-    """Printable text (`copilot.sanitize.printable`: no NULs, controls or escapes, line ends
+    """Printable text (`copilot.core.sanitize.printable`: no NULs, controls or escapes, line ends
     as \n) with runs of spaces collapsed and paragraph breaks kept."""
     text = printable(text)
     text = re.sub(r"[ \t\u00a0\u2000-\u200b]+", " ", text)

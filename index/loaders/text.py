@@ -13,8 +13,8 @@ import codecs
 import re
 from pathlib import Path
 
-from copilot.errors import SkipFile
-from copilot.types import Document, Page
+from copilot.core.errors import SkipFile
+from copilot.core.types import Document, Page
 from index.loaders import Reading, read_bytes
 from index.loaders.structure import Sections, clean
 

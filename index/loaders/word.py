@@ -15,8 +15,8 @@ import zipfile
 import zlib
 from pathlib import Path
 
-from copilot.errors import SkipFile
-from copilot.types import Document
+from copilot.core.errors import SkipFile
+from copilot.core.types import Document
 from index.loaders import Reading, read_bytes, reason, unread_scan
 from index.loaders.structure import Sections, one_line
 

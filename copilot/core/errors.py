@@ -66,3 +66,9 @@ class SkipFile(CopilotError):
 
 class IndexCancelled(CopilotError):
     """The user stopped an indexing run; files done so far stay indexed."""
+
+
+class AccessDenied(CopilotError):
+    """The person has no access to the index (no policy, or not in it); the message says why."""
+
+    exit_code = 4

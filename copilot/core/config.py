@@ -16,7 +16,7 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
 
-from copilot.errors import ConfigError
+from copilot.core.errors import ConfigError
 
 APP_NAME = "copilot"
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 import unicodedata
 
-from copilot.errors import BadQuestion, QuestionTooLong
+from copilot.core.errors import BadQuestion, QuestionTooLong
 
 MAX_QUESTION_CHARS = 20_000  # ~5,000 tokens: more than any context window the product ships with
 

@@ -24,7 +24,7 @@ import traceback
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from copilot.errors import NetworkRefused
+from copilot.core.errors import NetworkRefused
 
 FLAGS = {
     "HF_HUB_OFFLINE": "1",

@@ -22,8 +22,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from copilot.errors import ConversationError
-from copilot.types import Answer
+from copilot.core.errors import ConversationError
+from copilot.core.types import Answer
 
 TITLE_LIMIT = 60  # characters of the first question a conversation is named by
 

@@ -8,10 +8,8 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from copilot.errors import ConfigError
-
-STYLE = {"indexed": "green", "skipped": "red", "stale": "yellow", "pending": "magenta"}
-
+from copilot.core.errors import ConfigError
+from copilot.core.present import STATE_STYLE
 
 def read_passwords(file: Path, warn: Callable[[str], None]) -> tuple[str, ...]:
     """The passwords in `file`, one per line; blank lines and `#` comments ignored.
@@ -50,7 +48,7 @@ def show(rows: list, as_json: bool, echo: Callable[[str], None]) -> None:
         table.add_column(col, justify=just, overflow="fold")
     for state, e in rows:
         when = time.strftime("%Y-%m-%d %H:%M", time.localtime(e.updated)) if e.updated else ""
-        table.add_row(f"[{STYLE.get(state, '')}]{state}[/]", e.source, str(e.pages or ""),
+        table.add_row(f"[{STATE_STYLE.get(state, '')}]{state}[/]", e.source, str(e.pages or ""),
                       str(e.chunks or ""), when, e.notes)
     console = Console()
     console.print(table)

@@ -66,7 +66,7 @@ def export_cmd(ctx: click.Context, since: str | None, out: Path | None) -> None:
 @click.pass_context
 def show_cmd(ctx: click.Context, n: int) -> None:
     """Replay record N: the question and the answer as the user saw them, with its sources."""
-    from copilot.types import Answer
+    from copilot.core.types import Answer
 
     record = _log(ctx).get(n)
     answer = Answer.from_dict(record["answer"])
@@ -85,7 +85,7 @@ def show_cmd(ctx: click.Context, n: int) -> None:
 @click.pass_context
 def stale_cmd(ctx: click.Context) -> None:
     """Past answers that cited passages of documents since changed or removed from the index."""
-    from copilot.access import Walls
+    from copilot.core.walls import Walls
     from index.manifest import Manifest
 
     manifest = Manifest(ctx.obj.index_dir / "manifest.sqlite")

@@ -10,10 +10,11 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from threading import Event
 from typing import Protocol, runtime_checkable
 
-from copilot.access import DEFAULT_COLLECTION
+from copilot.core.walls import DEFAULT_COLLECTION
 
 
 @dataclass(frozen=True)
@@ -333,3 +334,43 @@ class Generator(Protocol):
         ...
 
     def count_tokens(self, text: str) -> int: ...
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One file's row."""
+
+    path: str
+    source: str
+    size: int
+    mtime_ns: int
+    sha256: str
+    status: str
+    reason: str = ""
+    pages: int = 0
+    chunks: int = 0
+    updated: float = 0.0
+    title: str = ""
+    collection: str = DEFAULT_COLLECTION
+    ocr_pages: int = 0  # pages read from scans by OCR
+
+    @property
+    def notes(self) -> str:
+        """What a status listing says of the file: why it was skipped or what was not read,
+        and how many of its pages were read from scans (OCR's reading, not a text layer)."""
+        scanned = f"{self.ocr_pages} page{'s' if self.ocr_pages > 1 else ''} read by OCR" if self.ocr_pages else ""
+        return "; ".join(part for part in (scanned, self.reason) if part)
+
+
+@dataclass(frozen=True)
+class ModelInfo:
+    """One model the app can use, by the name `--model` and the app take."""
+
+    name: str
+    kind: str  # "packaged" (from installed packages) or "local" (a GGUF in the models folder)
+    quant: str
+    size: int
+    sha256: str  # "" until the file exists (packaged models not assembled yet)
+    path: Path | None
+    note: str = ""
+    installed: bool = True  # False: a packaged model whose packages are missing

@@ -12,9 +12,9 @@ from pathlib import Path
 
 import click
 
-from copilot import config as config_mod
-from copilot import offline
-from copilot.errors import CopilotError, IndexEmpty
+from copilot.core import config as config_mod
+from copilot.core import offline
+from copilot.core.errors import CopilotError, IndexEmpty
 
 
 class Group(click.Group):
@@ -80,9 +80,9 @@ def index(ctx: click.Context, paths: tuple[Path, ...], password_file: Path | Non
     Exit status: 0 when every file was read, 1 when some were skipped (each
     is listed with its reason), 2 or more on errors.
     """
-    from copilot.access import collection_map, resolver
-    from copilot.progress import IndexBar
-    from copilot.status import read_passwords, show
+    from copilot.core.walls import collection_map, resolver
+    from copilot.cli.progress import IndexBar
+    from copilot.cli.status import read_passwords, show
 
     engine = _engine(ctx)
     if show_status:
@@ -136,7 +136,7 @@ def ask(ctx: click.Context, question: str, as_json: bool, top_k: int | None, max
     click.echo()
     if not answer.found and "".join(streamed).strip() != answer.text:
         click.echo(answer.text)  # the model said it its own way, or its draft failed the check
-    from copilot.grounding import quote_lines, report
+    from copilot.core.present import quote_lines, report
 
     for line in quote_lines(answer) + report(answer.claims, answer.found):
         click.echo(line)
@@ -171,7 +171,7 @@ def evaluate(ctx: click.Context, benchmark: str, data: Path, limit: int, out: Pa
     from functools import partial
 
     from copilot.eval import cuad, scifact
-    from copilot.progress import IndexBar
+    from copilot.cli.progress import IndexBar
     config = ctx.obj
     workdir = workdir or config.home / "eval" / benchmark
     out = out or config.home / "eval" / f"{benchmark}.json"
@@ -212,7 +212,7 @@ def models(ctx: click.Context, as_json: bool) -> None:
     recorded beside it.
     """
     from copilot.catalog import catalog
-    from copilot.status import show_models
+    from copilot.cli.status import show_models
 
     show_models(catalog(ctx.obj.models_dir, progress=lambda name: _percent(f"hashing {name}")),
                 ctx.obj.model, as_json, click.echo)
@@ -235,7 +235,7 @@ def bundle(ctx: click.Context, out_dir: Path, extra: tuple[str, ...], no_models:
     architecture): pip fetches the dependency wheels it has not cached.
     """
     from copilot.bundle import build, size_report
-    from copilot.config import Config
+    from copilot.core.config import Config
     from copilot.models import resolve_llm
 
     models = [] if no_models else [resolve_llm(Config.model, ctx.obj.models_dir, _percent("preparing model"))]
@@ -258,6 +258,6 @@ from quantize.commands import quantize_group  # noqa: E402  (click only: --help 
 
 main.add_command(quantize_group)
 
-from copilot.audit_commands import audit_group  # noqa: E402  (click only)
+from copilot.cli.audit import audit_group  # noqa: E402  (click only
 
 main.add_command(audit_group)
