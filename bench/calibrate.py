@@ -22,8 +22,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from copilot.confidence import FEATURES, FILE, errors, features, fit  # noqa: E402
-from copilot.models import PACKAGED  # noqa: E402
 from copilot.core.types import Confidence  # noqa: E402
+from copilot.models import PACKAGED  # noqa: E402
 
 
 def main() -> None:

@@ -80,8 +80,8 @@ def questions(n: int) -> dict:
 
     from copilot.audit import AuditLog
     from copilot.core.config import Config
-    from copilot.engine import Copilot
     from copilot.core.errors import BadQuestion, QuestionTooLong
+    from copilot.engine import Copilot
     from copilot.models import PACKAGED, packaged_model_path
 
     home = Path(tempfile.mkdtemp(prefix="fuzz-"))

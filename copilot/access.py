@@ -1,4 +1,4 @@
-"""Ethical walls: which collections of documents the person at the keyboard may read.
+"""The access policy: which collections of documents the person at the keyboard may read.
 
 Documents belong to collections (a matter, a team), set when they are
 indexed.  A policy file that IT owns maps OS users and groups to the
@@ -11,10 +11,10 @@ collections they may read:
     litigation = ["matter-1234"]
     partners = ["*"]              # every collection
 
-Everything that reads the index takes the reader's `Walls` (from their
-`Access`): what they may see, and the one way each store applies it.  An
-unknown user, a missing or unreadable policy, means no access, said in one
-line.
+This module turns the policy into a `Reader` (who, and their `Walls`, defined
+in `copilot.core.walls` with the one way each store applies them); every read
+of the index takes one.  An unknown user, a missing or unreadable policy,
+means no access, said in one line.
 """
 
 from __future__ import annotations

@@ -30,23 +30,25 @@ from __future__ import annotations
 import re
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
 from copilot import confidence, evidence, grounding, prompt
-from copilot.core.walls import Walls
 from copilot.core.config import Config
-from copilot.retrieval import Retrieval, Retriever
 from copilot.core.sanitize import printable
 from copilot.core.sentences import unnumbered
-from copilot.core.types import NOTHING_RELEVANT, SOURCES_SILENT, UNCERTAIN, UNSUPPORTED, Answer, Citation, Confidence, Embedder, Generator, Hit, Timings
+from copilot.core.types import (
+    NOTHING_RELEVANT, SOURCES_SILENT, UNCERTAIN, UNSUPPORTED, Answer, Citation, Confidence, Embedder, Generator, Hit,
+    Timings, TokenFn,
+)
+from copilot.core.walls import Walls
+from copilot.retrieval import Retrieval, Retriever
 
 NOT_FOUND = "Not found in the indexed documents."
 NOT_FOUND_MARK = re.compile(
     r"^\W*(not\s+(found|stated)\b|the\s+(documents|sources|sentences)\s+do\s+not\s+(say|contain|answer|state))",
     re.IGNORECASE,
 )
-TokenFn = Callable[[str], None]
 
 
 @dataclass(frozen=True)

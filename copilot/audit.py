@@ -18,11 +18,11 @@ import json
 import os
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
-from copilot.core.walls import Walls
 from copilot.core.errors import CopilotError
+from copilot.core.types import AuditBreak
+from copilot.core.walls import Walls
 
 GENESIS = "0" * 64
 
@@ -35,14 +35,6 @@ def _digest(record: dict) -> str:
     body = {k: v for k, v in record.items() if k != "hash"}
     return hashlib.sha256(json.dumps(body, sort_keys=True, ensure_ascii=False,
                                      separators=(",", ":")).encode()).hexdigest()
-
-
-@dataclass(frozen=True)
-class Broken:
-    """The first record that breaks the chain, and how."""
-
-    n: int
-    reason: str
 
 
 class AuditLog:
@@ -95,19 +87,19 @@ class AuditLog:
                 return record
         raise AuditError(f"no record {n} in the audit log {self.file}")
 
-    def verify(self) -> tuple[int, Broken | None]:
+    def verify(self) -> tuple[int, AuditBreak | None]:
         """How many records, and the first that breaks the chain (None: intact)."""
         prev, count = GENESIS, 0
         for number, record in self._lines():
             if record is None:
-                return count, Broken(number, "not a complete record (damaged, or a write cut short)")
+                return count, AuditBreak(number, "not a complete record (damaged, or a write cut short)")
             count += 1
             if record.get("n") != number:
-                return count, Broken(number, f"numbered {record.get('n')}: a record was removed or inserted")
+                return count, AuditBreak(number, f"numbered {record.get('n')}: a record was removed or inserted")
             if record.get("prev") != prev:
-                return count, Broken(number, "does not follow the record before it (removed, inserted or reordered)")
+                return count, AuditBreak(number, "does not follow the record before it (removed, inserted or reordered)")
             if record.get("hash") != _digest(record):
-                return count, Broken(number, "its content was changed after it was written")
+                return count, AuditBreak(number, "its content was changed after it was written")
             prev = record["hash"]
         return count, None
 

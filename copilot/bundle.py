@@ -19,13 +19,13 @@ import sysconfig
 import tarfile
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from importlib import metadata, resources
 from pathlib import Path
 
 from copilot.core.errors import CopilotError
-from copilot.core.hashing import sha256_of
+from copilot.core.hashing import ProgressFn, sha256_of
 
 PROJECT = "firm-copilot"
 LLAMA = "llama-cpp-python"
@@ -119,6 +119,18 @@ def _source_root() -> Path:
     if not (root / "pyproject.toml").is_file():
         raise BundleError("copilot bundle runs from a source checkout (it builds the project's wheel)")
     return root
+
+
+def models_to_carry(models_dir: Path, extra: Sequence[str] = (), no_default: bool = False,
+                    progress: ProgressFn | None = None) -> list[Path]:
+    """The model files a bundle carries: the default model (unless `no_default`), then
+    each of `extra` (names from `copilot models`, or GGUF paths), each once."""
+    from copilot.core.config import Config
+    from copilot.models import resolve_llm
+
+    models = [] if no_default else [resolve_llm(Config.model, models_dir, progress)]
+    models += [resolve_llm(m, models_dir) for m in extra]
+    return list(dict.fromkeys(models))
 
 
 def build(out_dir: Path, models: list[Path], llama: Path | None = None,

@@ -14,9 +14,7 @@ from typing import BinaryIO
 
 from copilot.core.errors import ModelMissing
 from copilot.core.types import ModelInfo
-from copilot.models import (
-    PACKAGED, ProgressFn, file_sha256, local_models, package_dir, recorded_sha256,
-)
+from copilot.models import PACKAGED, ProgressFn, file_sha256, local_models, package_dir, recorded_sha256
 
 # GGUF value types: struct format of the fixed-size ones; 8 string, 9 array.
 _SCALAR = {0: "B", 1: "b", 2: "H", 3: "h", 4: "I", 5: "i", 6: "f", 7: "?", 10: "Q", 11: "q", 12: "d"}

@@ -65,14 +65,15 @@ def report(config: Config, echo: Callable[[str], None], strict: bool = False) ->
 
     manifest = config.index_dir / "manifest.sqlite"
     if manifest.is_file():
+        from copilot.core.walls import Walls
         from index.manifest import Manifest
 
         db = Manifest(manifest)
-        t, built_with, pending = db.totals(), db.setting("embedder"), db.pending()
+        t, built_with, pending = db.totals(Walls.everything()), db.setting("embedder"), db.pending()
         db.close()
         line(not pending, "index", (
-            f"{config.index_dir}, {_size(config.index_dir) / 1e6:.1f} MB: {t['files']} files, "
-            f"{t['pages']} pages, {t['chunks']} chunks, {t['skipped']} skipped; embedder {built_with}"
+            f"{config.index_dir}, {_size(config.index_dir) / 1e6:.1f} MB: {t.files} files, "
+            f"{t.pages} pages, {t.chunks} chunks, {t.skipped} skipped; embedder {built_with}"
             + (f"; {len(pending)} files left half-written by a stopped run (the next index fixes them)"
                if pending else "")
         ))
@@ -95,8 +96,8 @@ def report(config: Config, echo: Callable[[str], None], strict: bool = False) ->
 def _strict(config: Config, line: Callable[[bool, str, str], None]) -> None:
     import sqlite3
 
-    from copilot.models import EMBEDDER_PACKAGE, recorded_sha256, resolve_llm
     from copilot.core.hashing import sha256_of
+    from copilot.models import EMBEDDER_PACKAGE, recorded_sha256, resolve_llm
     from index.ocr import PACKAGES as OCR_PACKAGES
 
     if config.model not in PACKAGED:  # packaged ones were hashed above against their published hash

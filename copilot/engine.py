@@ -1,9 +1,10 @@
-"""The product's core object: a configured copilot that indexes and answers.
+"""The local engine: a configured copilot that indexes and answers on this machine.
 
-It wires the stages together from a `Config` and loads each heavy component
-on first use, so a command pays only for what it touches (`copilot index`
-never loads the language model).  The CLI and the terminal app both talk to
-this object and nothing below it.
+It implements `copilot.core.contract.Engine`, the whole contract of the CLI
+and the app, by wiring the stages together from a `Config`; each heavy
+component loads on first use, so a command pays only for what it touches
+(`copilot index` never loads the language model).  It holds no identity:
+every read is made for the `Reader` passed in with the call.
 """
 
 from __future__ import annotations
@@ -12,23 +13,23 @@ import json
 import os
 import threading
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import replace
 from pathlib import Path
-from typing import TYPE_CHECKING, TypeVar
+from typing import TypeVar
 
+from copilot.answer import Answerer
 from copilot.core import offline, sanitize
-from copilot.core.walls import Reader, Walls
-from copilot.answer import Answerer, TokenFn
 from copilot.core.config import Config
-from copilot.core.errors import IndexCancelled, IndexEmpty, IndexStale
-from copilot.models import ProgressFn, resolve_embedder, resolve_llm
+from copilot.core.contract import AuditTrail
+from copilot.core.errors import AccessDenied, IndexCancelled, IndexEmpty, IndexStale
+from copilot.core.hashing import ProgressFn
+from copilot.core.report import Progress, Summary
+from copilot.core.types import Answer, Document, Entry, ModelInfo, ModelState, Superseded, TokenFn, Totals
+from copilot.core.walls import Reader, Walls, resolver
+from copilot.models import resolve_embedder, resolve_llm
 from copilot.prompt import SYSTEM
 from copilot.retrieval import Retriever
-from copilot.core.types import Answer, Document
-
-if TYPE_CHECKING:
-    from copilot.core.types import Entry
 
 T = TypeVar("T")
 
@@ -89,7 +90,22 @@ class Copilot:
 
         return self._part("generator", make)
 
-    def use_model(self, setting: str) -> None:
+    @property
+    def model(self) -> str:
+        return str(self.config.model)
+
+    def models(self, hashes: bool = True, progress: Callable[[str], ProgressFn] | None = None) -> list[ModelInfo]:
+        """Packaged models first, then the GGUF files in the models folder (see `copilot.catalog`)."""
+        from copilot.catalog import catalog
+
+        return catalog(self.config.models_dir, hashes, progress)
+
+    def _model_state(self) -> ModelState:
+        generator = self.generator
+        return ModelState(Path(self.model).name.removesuffix(".gguf"), getattr(generator, "quant", ""),
+                          generator.context_window)
+
+    def use_model(self, setting: str) -> ModelState:
         """Answer with another model from now on (a name from `copilot models`, or a path).
 
         The model in use is freed before the new one loads, so a laptop never
@@ -105,7 +121,7 @@ class Copilot:
                 old.close()
             previous, self.config = self.config, replace(self.config, model=setting)
             try:
-                self.generator
+                return self._model_state()
             except BaseException:
                 self.config = previous
                 raise
@@ -128,7 +144,6 @@ class Copilot:
         """The person at this machine's keyboard, as the OS says, with the walls the access
         policy gives them (`AccessDenied` if none).  Read afresh each time: the engine
         keeps no identity, so one engine can answer many readers."""
-        from copilot.core.errors import AccessDenied
         from copilot.access import load
 
         try:
@@ -137,12 +152,13 @@ class Copilot:
             self._indexed_or_say_so()  # a new install has no policy until its first index
             raise
 
-    def index(self, paths: Iterable[Path], progress=None, passwords: Sequence[str] = (),
-              collection_of: Callable[[Path], str] | None = None):
+    def index(self, paths: Iterable[Path], progress: Progress | None = None, passwords: Sequence[str] = (),
+              collection: str | None = None, folders: Mapping[Path, str] | None = None) -> Summary:
         """Bring the index in step with `paths` (see `index.indexer`).
 
-        `passwords` are tried, in turn, on encrypted files; `collection_of`
-        puts each file in its collection (default: "general").  A `progress`
+        `passwords` are tried, in turn, on encrypted files; each file goes to
+        the collection of the deepest of `folders` holding it, else to
+        `collection`, else to the default one.  A `progress`
         may stop the run by raising `IndexCancelled`: files already done stay
         indexed, the one in hand is left as it was.  Each run is recorded
         (`last_run`), cancelled or failed ones too.
@@ -153,6 +169,7 @@ class Copilot:
         from copilot.access import first_policy
 
         paths = [Path(p) for p in paths]
+        collection_of = resolver(collection, dict(folders or {}))  # a bad name fails before any work
         if not self.manifest.entries():  # a new install: its first user may read what they index
             first_policy(self.config.policy_path)
         with writer_lock(self.config.index_dir):
@@ -173,20 +190,18 @@ class Copilot:
             self.manifest.set_setting("last_run", json.dumps(run))
             return summary
 
-    def totals(self) -> dict[str, int]:
-        """Files, pages (of them, read by OCR) and chunks indexed; files skipped."""
-        return self.manifest.totals()
+    def totals(self, reader: Reader) -> Totals:
+        """Files, pages (of them, read by OCR) and chunks indexed, files skipped, behind `reader`'s walls."""
+        return self.manifest.totals(reader.walls)
 
-    def load_models(self):
-        """Load the embedder and the language model now (the app does it while the user
-        types); the generator, for its quantization and window."""
+    def load_models(self) -> ModelState:
+        """Load the embedder and the language model now (the app does it while the user types)."""
         _ = self.embedder.model
-        return self.generator
+        return self._model_state()
 
     def document(self, path: str, reader: Reader) -> Document:
         """A cited document, read whole to be shown at its page: only one the index holds
         behind `reader`'s walls (`AccessDenied` otherwise), so a path cannot open another's."""
-        from copilot.core.errors import AccessDenied
         from index import loaders
 
         entry = self.manifest.get(path)
@@ -201,7 +216,7 @@ class Copilot:
         except ValueError:
             return None
 
-    def status(self, reader: Reader) -> list[tuple[str, "Entry"]]:
+    def status(self, reader: Reader) -> list[tuple[str, Entry]]:
         """Every file the index knows behind the reader's walls, with its state now:
         indexed, skipped, stale or pending.
 
@@ -260,9 +275,30 @@ class Copilot:
 
     def record(self, answer: Answer, reader: Reader) -> dict:
         """Add an answer given to `reader` to the audit trail (`AuditError` if it cannot be written)."""
-        from copilot.audit import AuditLog, entry
+        from copilot.audit import entry
 
-        return AuditLog(self.config.audit_file).append(entry(answer, reader.user, reader.walls, self.model_record))
+        return self.audit().append(entry(answer, reader.user, reader.walls, self.model_record))
+
+    def audit(self) -> AuditTrail:
+        """The audit trail (`copilot.audit.AuditLog`): read, checked, appended to by `record`."""
+        from copilot.audit import AuditLog
+
+        return AuditLog(self.config.audit_file)
+
+    def superseded(self) -> list[Superseded]:
+        """Past answers that cited passages of documents since changed or removed from the index:
+        IT's check over every record, so the versions are read without walls (which versions
+        exist, not what they say)."""
+        current = self.manifest.indexed_versions(Walls.everything())
+        found = []
+        for record in self.audit().records():
+            cited = {c.get("chunk_id") for c in record["answer"].get("citations", [])}
+            gone = tuple((r, "removed" if r["file"] not in current else "changed")
+                         for r in record.get("retrieved", [])
+                         if r["chunk"] in cited and current.get(r["file"]) != r["sha256"])
+            if gone:
+                found.append(Superseded(record, gone))
+        return found
 
     @property
     def model_record(self) -> dict:

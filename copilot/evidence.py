@@ -19,8 +19,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 
 from copilot.core import sentences as sentence_split
-from copilot.grounding import content_words
 from copilot.core.types import Embedder, Hit
+from copilot.grounding import content_words
 
 TERM_WEIGHT = 0.05  # a rare question word in a sentence is worth this much cosine (tuned on CUAD dev)
 

@@ -28,8 +28,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from copilot.core.errors import QuestionTooLong
-from copilot.grounding import CITE
 from copilot.core.types import Answer
+from copilot.grounding import CITE
 
 REFUSAL = "Not stated."
 SYSTEM = (

@@ -23,8 +23,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from typing import Protocol
 
-from copilot.core.walls import Walls
 from copilot.core.types import Embedder, Hit
+from copilot.core.walls import Walls
 
 RRF_K = 60  # the constant from Cormack et al. (2009); robust across collections
 MODES = ("hybrid", "dense", "lexical")

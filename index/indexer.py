@@ -22,16 +22,15 @@ from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
 
-from copilot.core.walls import DEFAULT_COLLECTION
 from copilot.core.errors import CopilotError, IndexBusy, SkipFile
 from copilot.core.hashing import sha256_of
+from copilot.core.report import Progress, Silent, Summary
 from copilot.core.sanitize import printable
-from copilot.core.types import Embedder
+from copilot.core.types import Embedder, Entry
+from copilot.core.walls import DEFAULT_COLLECTION
 from index import loaders, ocr
 from index.chunking import Chunker
-from copilot.core.types import Entry
 from index.manifest import Manifest
-from copilot.core.report import Progress, Silent, Summary
 from index.store import ChromaStore
 
 LAYOUT = "3"  # what an index holds; 2: passages in the lexical index too; 3: collections

@@ -18,8 +18,8 @@ import re
 import sqlite3
 from collections.abc import Sequence
 
-from copilot.core.walls import Walls
 from copilot.core.types import Chunk, Hit
+from copilot.core.walls import Walls
 
 
 SCHEMA = """

@@ -16,7 +16,7 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
-from copilot.core.types import Chunk, Entry, Hit
+from copilot.core.types import Chunk, Entry, Hit, Totals
 from copilot.core.walls import DEFAULT_COLLECTION, Walls
 from index import lexical
 
@@ -154,14 +154,16 @@ class Manifest:
         with self._lock:
             return lexical.named(self._db, question, walls)
 
-    def totals(self) -> dict[str, int]:
-        """Files, pages (and of them, pages read by OCR) and chunks indexed; files skipped."""
+    def totals(self, walls: Walls) -> Totals:
+        """Files, pages (and of them, pages read by OCR) and chunks indexed, files skipped:
+        of the collections `walls` open (how much lies behind a wall is not told either)."""
+        clause, names = walls.sql("collection")
         (row,) = self._rows(
             "SELECT COALESCE(SUM(status='indexed'),0), COALESCE(SUM(pages),0),"
             " COALESCE(SUM(chunks),0), COALESCE(SUM(status='skipped'),0),"
-            " COALESCE(SUM(ocr_pages),0) FROM documents"
+            " COALESCE(SUM(ocr_pages),0) FROM documents WHERE 1" + clause, names
         )
-        return dict(zip(("files", "pages", "chunks", "skipped", "ocr_pages"), row))
+        return Totals(*row)
 
     def close(self) -> None:
         self._db.close()

@@ -11,8 +11,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
-from copilot.core.walls import Walls
 from copilot.core.types import Chunk, Hit
+from copilot.core.walls import Walls
 
 COLLECTION = "chunks"
 

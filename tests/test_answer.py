@@ -4,14 +4,14 @@ import threading
 
 import pytest
 
-from copilot.core.walls import Walls
 from copilot import confidence
 from copilot.answer import NOT_FOUND, Answerer
 from copilot.confidence import Calibration
 from copilot.core.errors import QuestionTooLong
+from copilot.core.types import Answer, Quote
+from copilot.core.walls import Walls
 from copilot.prompt import REFUSAL
 from copilot.retrieval import Retriever
-from copilot.core.types import Answer, Quote
 
 from fakes import BagOfWordsEmbedder, ListStore, ScriptedGenerator, chunk
 

@@ -12,8 +12,8 @@ import pytest
 
 from copilot import catalog as catalog_mod
 from copilot.catalog import catalog, ftype_name, gguf_metadata, quant_of
-from copilot.engine import Copilot
 from copilot.core.errors import ModelMissing
+from copilot.engine import Copilot
 from copilot.models import PACKAGED, local_models, resolve_llm
 
 from fakes import write_gguf

@@ -1,7 +1,7 @@
 import pytest
 
-from copilot.models import resolve_embedder
 from copilot.core.types import Page
+from copilot.models import resolve_embedder
 from index.chunking import Chunker
 
 

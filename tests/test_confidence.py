@@ -4,8 +4,8 @@ import random
 
 from copilot import confidence
 from copilot.core.config import Config
-from copilot.models import PACKAGED
 from copilot.core.types import Confidence
+from copilot.models import PACKAGED
 
 
 def test_the_default_model_ships_calibrated_and_doubt_lowers_the_value() -> None:

@@ -8,9 +8,9 @@ from contextlib import closing
 
 import pytest
 
-from tui.store import TITLE_LIMIT, Conversations
 from copilot.core.errors import ConversationError, CopilotError
 from copilot.core.types import SOURCES_SILENT, Answer, Citation, Claim, Confidence, Quote, Timings
+from tui.store import TITLE_LIMIT, Conversations
 
 
 class Clock:

@@ -150,9 +150,9 @@ def test_readers_answer_and_writers_are_refused_while_indexing(tmp_path: Path, s
 
 def test_a_cancelled_run_keeps_what_it_finished_and_records_itself(config, corpus) -> None:
     """The app's Ctrl+G: the run stops between files or batches; the index stays consistent."""
-    from copilot.engine import Copilot
     from copilot.core.errors import IndexCancelled
     from copilot.core.report import Silent
+    from copilot.engine import Copilot
 
     class StopAfterTwo(Silent):
         done_files = 0

@@ -9,10 +9,10 @@ from pathlib import Path
 import pytest
 from pypdf import PdfReader
 
-from copilot.core import offline
 from copilot.answer import NOT_FOUND
-from copilot.engine import Copilot
+from copilot.core import offline
 from copilot.core.errors import IndexEmpty
+from copilot.engine import Copilot
 
 from conftest import ROOT, cuad_sample
 

@@ -4,8 +4,8 @@ import pytest
 
 from copilot import evidence
 from copilot.core import sentences
-from copilot.retrieval import without
 from copilot.core.types import Hit
+from copilot.retrieval import without
 
 from fakes import BagOfWordsEmbedder, chunk
 

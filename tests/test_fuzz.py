@@ -22,9 +22,9 @@ from hypothesis import strategies as st
 
 from copilot.audit import AuditLog
 from copilot.core.config import Config
-from copilot.engine import Copilot
 from copilot.core.errors import BadQuestion, QuestionTooLong, SkipFile
 from copilot.core.sanitize import MAX_QUESTION_CHARS, printable, question
+from copilot.engine import Copilot
 from index import loaders
 
 from conftest import EXAMPLES, copy_examples

@@ -2,9 +2,9 @@
 
 import pytest
 
-from copilot.grounding import check, sentences, support
 from copilot.core.present import report
 from copilot.core.types import Quote
+from copilot.grounding import check, sentences, support
 
 
 LAW = ("This Agreement shall be governed by the laws of the State of Delaware.", 1)

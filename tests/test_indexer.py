@@ -5,9 +5,9 @@ from pathlib import Path
 
 import pytest
 
+from copilot.core.errors import CopilotError, IndexBusy
 from copilot.core.walls import Walls
 from copilot.engine import Copilot
-from copilot.core.errors import CopilotError, IndexBusy
 from index.indexer import writer_lock
 
 EVERYONE = Walls.everything()  # no wall: the walls themselves are tested in test_walls.py

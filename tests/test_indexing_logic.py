@@ -6,14 +6,13 @@ from pathlib import Path
 
 import pytest
 
-from copilot.core.walls import Walls
-from copilot.core.config import Config
-from copilot.engine import Copilot
-from copilot.core.errors import ConfigError
-from copilot.models import resolve_embedder
 from copilot.cli.status import read_passwords
-from index import lexical
-from index import ocr as ocr_engine
+from copilot.core.config import Config
+from copilot.core.errors import ConfigError
+from copilot.core.walls import Walls
+from copilot.engine import Copilot
+from copilot.models import resolve_embedder
+from index import lexical, ocr as ocr_engine
 from index.chunking import Chunker
 from index.indexer import Indexer
 from index.manifest import Manifest
@@ -183,7 +182,7 @@ def test_an_index_from_before_scans_were_read_opens_as_it_was(tmp_path: Path) ->
     manifest = Manifest(old)
     (entry,) = manifest.entries()
     assert (entry.pages, entry.ocr_pages, entry.notes) == (2, 0, "")
-    assert manifest.totals()["ocr_pages"] == 0
+    assert manifest.totals(EVERYONE).ocr_pages == 0
     (hit,) = manifest.search("lease term", 1, EVERYONE)
     assert hit.chunk.page == 1 and not hit.chunk.ocr
 

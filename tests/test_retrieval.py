@@ -4,11 +4,10 @@ from pathlib import Path
 
 import pytest
 
+from copilot.core.types import Chunk, Entry, Hit
 from copilot.core.walls import Walls
 from copilot.retrieval import Retriever, fuse
-from copilot.core.types import Chunk, Hit
 from index.lexical import match_expression
-from copilot.core.types import Entry
 from index.manifest import Manifest
 
 from fakes import BagOfWordsEmbedder, ListStore

@@ -6,11 +6,11 @@ import pytest
 from textual.widgets import DataTable, Input, OptionList
 
 from copilot.core import offline
-from tui.store import Conversations
 from tui.app import CopilotApp
 from tui.chat import ChatScreen
 from tui.dialogs import HelpScreen, ModelPicker
 from tui.index_screen import IndexScreen
+from tui.store import Conversations
 from tui.turn import Sources, Turn
 from tui.viewer import Viewer, locate
 
@@ -514,7 +514,7 @@ async def test_f3_lists_the_models_and_switches_to_the_one_chosen(tmp_path) -> N
         await pilot.press("end", "enter")
         await settle(pilot)
         assert isinstance(app.screen, ChatScreen)
-        assert app.engine.config.model == "firm-tuned.Q8_0"
+        assert app.engine.model == "firm-tuned.Q8_0"
         assert app.status.model == "firm-tuned.Q8_0" and app.status.loaded
         assert any("Answering with firm-tuned.Q8_0" in n for n in notes(app))
         await ask_and_wait(pilot, "how long are client matter files kept")
@@ -532,7 +532,7 @@ async def test_a_model_that_cannot_load_is_said_and_the_old_one_stays(tmp_path) 
         await settle(pilot)
         await pilot.press("end", "enter")
         await settle(pilot)
-        assert app.engine.config.model == "qwen2.5-coder-0.5b"
+        assert app.engine.model == "qwen2.5-coder-0.5b"
         assert app.status.model == "qwen2.5-coder-0.5b"
         assert any("broken.gguf is not a GGUF model file" in n for n in notes(app))
 

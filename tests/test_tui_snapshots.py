@@ -12,8 +12,8 @@ import time
 import pytest
 
 from copilot.core import offline
-from tui.store import Conversations
 from tui.app import CopilotApp
+from tui.store import Conversations
 
 from tui_fakes import FakeEngine
 

@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from copilot.core.errors import AccessDenied
 from copilot.access import Person, first_policy, load
+from copilot.core.errors import AccessDenied
 from copilot.core.walls import Walls, collection_map, resolver
 from copilot.engine import Copilot
 
@@ -79,7 +79,7 @@ def walled(tmp_path_factory, tiny_model):
     config = Config(home=root / "home", model=str(tiny_model), max_tokens=48,
                     models_home=str(tmp_path_factory.getbasetemp() / "walls-models"))
     engine = Copilot(config)
-    engine.index([docs], collection_of=resolver(None, collection_map(root / "map.toml")))
+    engine.index([docs], folders=collection_map(root / "map.toml"))
     _policy(config.policy_path, {ME.user: ["general"]})
     return root, config
 
@@ -171,7 +171,7 @@ def test_moving_a_folder_behind_a_wall_hides_it_on_the_next_run(walled, tmp_path
     engine = Copilot(home)
     engine.index([root / "docs" / "general"])
     assert engine.ask("How long does the firm keep client matter files?", engine.local_reader()).sources
-    engine.index([root / "docs" / "general"], collection_of=resolver("matter-hr", {}))
+    engine.index([root / "docs" / "general"], collection="matter-hr")
     fresh = Copilot(home)
     with pytest.raises(Exception, match="nothing is indexed in the collections you may read"):
         fresh.ask("How long does the firm keep client matter files?", fresh.local_reader())
@@ -249,9 +249,10 @@ def test_one_engine_answers_many_readers_each_behind_their_own_walls(walled) -> 
     assert not _walled_text(_shown(associate))
     assert not any(e.source.endswith("project-falcon-spa.md") for _, e in engine.status(Reader("associate", GENERAL)))
     assert any(e.source.endswith("project-falcon-spa.md") for _, e in engine.status(Reader("partner", EVERYONE)))
-    from copilot.audit import AuditLog
-
-    *_, r1, r2, r3 = AuditLog(config.audit_file).records()
+    seen, everything = engine.totals(Reader("associate", GENERAL)), engine.totals(Reader("partner", EVERYONE))
+    assert seen.files == len(engine.status(Reader("associate", GENERAL))) - seen.skipped  # not a file more
+    assert seen.files < everything.files and seen.chunks < everything.chunks
+    *_, r1, r2, r3 = engine.audit().records()
     assert [(r["user"], r["collections"]) for r in (r1, r2, r3)] == [
         ("partner", ["*"]), ("associate", ["general"]), ("partner", ["*"])]
 

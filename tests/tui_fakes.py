@@ -6,15 +6,14 @@ import time
 from dataclasses import replace
 from pathlib import Path
 
-from copilot.core.walls import Reader, Walls
 from copilot.answer import Answerer
 from copilot.core.config import Config
 from copilot.core.errors import ModelMissing
-from copilot.retrieval import Retriever
-from copilot.core.types import Chunk, Timings
-from index import loaders
-from copilot.core.types import Entry
 from copilot.core.report import Summary
+from copilot.core.types import Chunk, Entry, ModelState, Timings, Totals
+from copilot.core.walls import Reader, Walls
+from copilot.retrieval import Retriever
+from index import loaders
 
 from fakes import BagOfWordsEmbedder, ListStore, ScriptedGenerator
 
@@ -50,7 +49,8 @@ class SlowGenerator(ScriptedGenerator):
 
 
 class FakeEngine:
-    """What the app needs of `copilot.engine.Copilot`, with fixed timings so screens are stable."""
+    """The engine contract (`copilot.core.contract.Engine`) over a fake index and a scripted
+    model, with fixed timings so screens are stable (test_layers checks it keeps to it)."""
 
     def __init__(self, reply="Client matter files are kept for seven (7) years after the matter is closed [1].",
                  home: Path = Path("/nonexistent"), fail_load: bool = False, delay: float = 0.02,
@@ -61,7 +61,6 @@ class FakeEngine:
         retriever = Retriever(emb, ListStore(chunks, emb), lambda _walls: versions, 3, 0.1)
         self.answerer = Answerer(retriever, SlowGenerator(reply, delay), 400)
         self.config = Config(home=home, model="qwen2.5-coder-0.5b")
-        self.embedder = type("E", (), {"model": None})()
         self.fail_load = fail_load
         self.history: list = []
         self.indexed: list[Path] = []
@@ -69,31 +68,46 @@ class FakeEngine:
         self.index_delay = 0.05
 
     @property
-    def generator(self):
+    def model(self) -> str:
+        return str(self.config.model)
+
+    def models(self, hashes=True, progress=None):
+        from copilot.catalog import catalog
+
+        return catalog(self.config.models_dir, hashes, progress)  # the real listing of a test's folder
+
+    def _model_state(self) -> ModelState:
         if self.fail_load:
             raise ModelMissing("model file not found: /x.gguf; run `copilot doctor`")
-        return self.answerer.generator
+        generator = self.answerer.generator
+        return ModelState(Path(self.model).name.removesuffix(".gguf"), generator.quant, generator.context_window)
 
     def use_model(self, setting):
         from copilot.models import resolve_llm
 
         resolve_llm(setting, self.config.models_dir)  # the real lookup: names, files, errors
         self.config = replace(self.config, model=setting)
+        return self._model_state()
 
-    def totals(self):
+    def totals(self, reader):
         return self.manifest.totals()
 
     def load_models(self):
-        _ = self.embedder.model
-        return self.generator
+        return self._model_state()
 
     def document(self, path, reader):
-        from index import loaders
-
         return loaders.load(Path(path))
 
     def local_reader(self):
         return Reader("tester", EVERYONE)
+
+    def audit(self):
+        from copilot.audit import AuditLog
+
+        return AuditLog(self.config.audit_file)
+
+    def superseded(self):
+        return []
 
     def ask(self, question, reader, on_token=None, cancel=None, history=()):
         self.history = list(history)
@@ -110,7 +124,7 @@ class FakeEngine:
         return {"time": 1_700_000_000.0, "paths": ["/docs"], "outcome": "done",
                 "line": "3 files: 2 indexed (3 pages, 9 chunks embedded), 0 unchanged, 0 removed, 1 skipped; 0.4 s"}
 
-    def index(self, paths, progress=None, passwords=()):
+    def index(self, paths, progress=None, passwords=(), collection=None, folders=None):
         """Walk a fake run of five files, slowly enough to be watched and cancelled."""
         self.indexed += list(paths)
         progress.start(5, 5000)
@@ -129,4 +143,4 @@ class FakeManifest:
         self.files = files
 
     def totals(self):
-        return {"files": self.files, "pages": 3 * self.files, "chunks": 9 * self.files, "skipped": 1}
+        return Totals(files=self.files, pages=3 * self.files, chunks=9 * self.files, skipped=1)

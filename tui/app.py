@@ -1,4 +1,4 @@
-"""The terminal app: chat, document viewer, index screen, over one `Copilot` engine.
+"""The terminal app: chat, document viewer, index screen, over one engine (`copilot.core.contract.Engine`).
 
 The app owns what outlives a screen: the engine, the saved conversations,
 the status bar's `Status`, and an indexing run (so it goes on while the user
@@ -21,8 +21,10 @@ from textual.reactive import reactive
 from textual.screen import Screen
 
 from copilot.core import offline
-from copilot.core.errors import CopilotError, IndexCancelled
-from copilot.core.types import Answer
+from copilot.core.config import Config
+from copilot.core.contract import Engine
+from copilot.core.errors import CopilotError, IndexCancelled, IndexEmpty
+from copilot.core.types import Answer, Totals
 from tui.chat import ChatScreen
 from tui.dialogs import HelpScreen, ModelPicker, Prompt
 from tui.index_screen import AppProgress, IndexScreen
@@ -58,7 +60,7 @@ class CopilotApp(App[None]):
     ]
     status: reactive[Status] = reactive(Status, always_update=True)
 
-    def __init__(self, engine, conversations=None, theme: str = "dark", notice: str = "") -> None:
+    def __init__(self, engine: Engine, conversations=None, theme: str = "dark", notice: str = "") -> None:
         super().__init__()
         self.notice = notice  # a start-up problem to tell the user about
         self.engine = engine
@@ -72,7 +74,7 @@ class CopilotApp(App[None]):
         return self.chat
 
     def _model_name(self) -> str:
-        return Path(str(self.engine.config.model)).name.removesuffix(".gguf")
+        return Path(self.engine.model).name.removesuffix(".gguf")
 
     def on_mount(self) -> None:
         self.status = Status(model=self._model_name(), guard=offline.active())
@@ -92,9 +94,8 @@ class CopilotApp(App[None]):
         numpy-based libraries at once can deadlock Python's import locks.
         """
         try:
-            generator = self.engine.load_models()
-            self.post_message(EngineReady(self.status.model, getattr(generator, "quant", ""),
-                                          generator.context_window))
+            model = self.engine.load_models()
+            self.post_message(EngineReady(model.name, model.quant, model.context_window))
         except CopilotError as exc:
             self.post_message(Failed(f"{exc}"))
         except Exception as exc:  # a broken install must not leave a traceback on screen
@@ -106,7 +107,9 @@ class CopilotApp(App[None]):
     def read_totals(self) -> None:
         """Count what is indexed, for the status bar; say so if it is nothing."""
         try:
-            totals = self.engine.totals()
+            totals = self.engine.totals(self.engine.local_reader())
+        except IndexEmpty:  # a new install: no policy before the first index, and nothing to count
+            totals = Totals()
         except Exception as exc:  # an unreadable index is said, not shown as a traceback
             self.post_message(Failed(f"cannot read the index: {exc}"))
             return
@@ -118,10 +121,8 @@ class CopilotApp(App[None]):
         self.loaded.wait()
         self.loaded.clear()
         try:
-            self.engine.use_model(name)
-            generator = self.engine.generator
-            self.post_message(EngineReady(name, getattr(generator, "quant", ""), generator.context_window,
-                                          switched=True))
+            model = self.engine.use_model(name)
+            self.post_message(EngineReady(name, model.quant, model.context_window, switched=True))
         except CopilotError as exc:
             self.post_message(ModelFailed(name, f"{exc}"))
         except Exception as exc:  # a file llama.cpp cannot load must not leave a traceback
@@ -142,8 +143,8 @@ class CopilotApp(App[None]):
 
     def on_index_totals(self, message: IndexTotals) -> None:
         t = message.totals
-        self.status = replace(self.status, files=t["files"], chunks=t["chunks"])
-        if not t["files"] and self.indexing is None:
+        self.status = replace(self.status, files=t.files, chunks=t.chunks)
+        if not t.files and self.indexing is None:
             self.notify("Nothing is indexed yet. Press F2 and give a folder of documents to index.",
                         title="Empty index", severity="warning", timeout=12)
 
@@ -234,12 +235,11 @@ class CopilotApp(App[None]):
             self.notify("An answer is being written: Esc cancels it, then choose a model.",
                         severity="warning")
         elif not isinstance(self.screen, ModelPicker):
-            config = self.engine.config
-            self.push_screen(ModelPicker(config.models_dir, str(config.model)), self.switch_model)
+            self.push_screen(ModelPicker(self.engine.models, self.engine.model), self.switch_model)
 
     def switch_model(self, name: str | None) -> None:
         """Load model `name` in the background (None: the picker was cancelled)."""
-        if name and name != str(self.engine.config.model):
+        if name and name != self.engine.model:
             self.status = replace(self.status, model=name, quant="", loaded=False)
             self.load_model(name)
 
@@ -275,13 +275,14 @@ class CopilotApp(App[None]):
         yield from super().get_system_commands(screen)
 
 
-def run_app(engine) -> None:
-    """Open the app on an engine (the `copilot` command with no arguments)."""
+def run_app(engine: Engine, config: Config) -> None:
+    """Open the app on an engine (the `copilot` command with no arguments); `config` gives
+    the app's own settings (its theme, where conversations are kept)."""
     from tui.store import Conversations
 
     conversations, notice = None, ""
     try:
-        conversations = Conversations(engine.config.conversations_file)
+        conversations = Conversations(config.conversations_file)
     except CopilotError as exc:
         notice = f"{exc}; conversations will not be kept this session"
-    CopilotApp(engine, conversations, engine.config.theme, notice).run()
+    CopilotApp(engine, conversations, config.theme, notice).run()

@@ -120,11 +120,9 @@ class ChatScreen(ConversationActions, Screen[None]):
         """Retrieve and stream the answer, posting each piece to the screen."""
         self.app.loaded.wait()
         try:
-            answer = self.app.engine.ask(
-                question, self.app.engine.local_reader(), on_token=lambda t: self.post_message(Token(turn, t)),
-                cancel=cancel,
-                history=history,
-            )
+            engine = self.app.engine
+            answer = engine.ask(question, engine.local_reader(), on_token=lambda t: self.post_message(Token(turn, t)),
+                                cancel=cancel, history=history)
             self.post_message(Answered(turn, answer))
         except CopilotError as exc:
             self.post_message(Failed(str(exc), turn))

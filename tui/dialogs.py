@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from rich.text import Text
 from textual import work
 from textual.app import ComposeResult
@@ -10,6 +12,8 @@ from textual.containers import Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Input, Label, OptionList, Static
 from textual.widgets.option_list import Option
+
+from copilot.core.types import ModelInfo
 
 DIALOG_CSS = """
 {name} {{ align: center middle; }}
@@ -102,9 +106,9 @@ class ModelPicker(ModalScreen[str | None]):
     """
     BINDINGS = [Binding("escape", "dismiss(None)", "Cancel")]
 
-    def __init__(self, models_dir, current: str) -> None:
+    def __init__(self, list_models: Callable[..., list[ModelInfo]], current: str) -> None:
         super().__init__()
-        self.models_dir, self.current = models_dir, current
+        self.list_models_of, self.current = list_models, current  # `Engine.models`
 
     def compose(self) -> ComposeResult:
         with Vertical() as box:
@@ -117,10 +121,8 @@ class ModelPicker(ModalScreen[str | None]):
     @work(thread=True)
     def list_models(self) -> None:
         """Read the models' headers away from the screen (no hashing: that is `copilot models`)."""
-        from copilot.catalog import catalog
-
         try:
-            rows = catalog(self.models_dir, hashes=False)
+            rows = self.list_models_of(hashes=False)
         except Exception as exc:  # an unreadable folder is said, not shown as a traceback
             self.app.call_from_thread(self.notify, f"cannot list the models: {exc}", severity="error")
             return

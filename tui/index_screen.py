@@ -21,6 +21,7 @@ from textual.widgets import DataTable, Footer, Input, Label, ProgressBar, Static
 from copilot.core.errors import IndexCancelled, IndexEmpty
 from copilot.core.present import STATE_STYLE
 from copilot.core.report import Tally
+from copilot.core.types import Totals
 from tui.messages import IndexFinished, IndexListed, IndexProgress
 from tui.status import StatusBar
 
@@ -101,10 +102,11 @@ class IndexScreen(Screen[None]):
         engine = self.app.engine
         try:
             try:
-                rows = engine.status(engine.local_reader())
+                reader = engine.local_reader()
+                rows, totals = engine.status(reader), engine.totals(reader)
             except IndexEmpty:  # a new install: no policy before the first index, and nothing to list
-                rows = []
-            self.post_message(IndexListed(rows, engine.totals(), engine.last_run()))
+                rows, totals = [], Totals()
+            self.post_message(IndexListed(rows, totals, engine.last_run()))
         except Exception as exc:  # an unreadable index is said, not shown as a traceback
             self.app.call_from_thread(self.notify, f"cannot read the index: {exc}", title="Index",
                                       severity="error")
@@ -117,9 +119,9 @@ class IndexScreen(Screen[None]):
             when = time.strftime("%Y-%m-%d %H:%M", time.localtime(run["time"]))
             last = f"{when} — {run.get('line') or run.get('outcome', '')}".splitlines()[0]
         self.query_one("#totals", Static).update(
-            f"[b]{t['files']:,}[/b] files indexed · [b]{t['pages']:,}[/b] pages"
-            + (f" ({t['ocr_pages']:,} read by OCR)" if t.get("ocr_pages") else "") + " · "
-            f"[b]{t['chunks']:,}[/b] chunks · [b]{t['skipped']:,}[/b] skipped\n"
+            f"[b]{t.files:,}[/b] files indexed · [b]{t.pages:,}[/b] pages"
+            + (f" ({t.ocr_pages:,} read by OCR)" if t.ocr_pages else "") + " · "
+            f"[b]{t.chunks:,}[/b] chunks · [b]{t.skipped:,}[/b] skipped\n"
             f"[dim]Last run:[/dim] {escape(last)}"
         )
         table = self.query_one(DataTable)

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from textual.message import Message
 
-from copilot.core.types import Answer, Document
 from copilot.core.report import Summary
+from copilot.core.types import Answer, Document, Totals
 
 
 class EngineReady(Message):
@@ -78,7 +78,7 @@ class IndexFinished(Message):
 class IndexTotals(Message):
     """Files, pages and chunks indexed, and files skipped (for the status bar)."""
 
-    def __init__(self, totals: dict[str, int]) -> None:
+    def __init__(self, totals: Totals) -> None:
         super().__init__()
         self.totals = totals
 
@@ -86,7 +86,7 @@ class IndexTotals(Message):
 class IndexListed(Message):
     """The index's files and their states, read for the index screen."""
 
-    def __init__(self, rows: list, totals: dict[str, int], last_run: dict | None) -> None:
+    def __init__(self, rows: list, totals: Totals, last_run: dict | None) -> None:
         super().__init__()
         self.rows, self.totals, self.last_run = rows, totals, last_run
 

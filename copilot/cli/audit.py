@@ -9,16 +9,17 @@ from pathlib import Path
 
 import click
 
+from copilot.cli.engine import engine_for
+from copilot.core.contract import AuditTrail
+
 
 @click.group("audit")
 def audit_group() -> None:
     """The audit trail: every answer, what it was drawn from, hash-chained."""
 
 
-def _log(ctx: click.Context):
-    from copilot.audit import AuditLog
-
-    return AuditLog(ctx.obj.audit_file)
+def _log(ctx: click.Context) -> AuditTrail:
+    return engine_for(ctx.obj).audit()
 
 
 @audit_group.command("verify")
@@ -85,21 +86,10 @@ def show_cmd(ctx: click.Context, n: int) -> None:
 @click.pass_context
 def stale_cmd(ctx: click.Context) -> None:
     """Past answers that cited passages of documents since changed or removed from the index."""
-    from copilot.core.walls import Walls
-    from index.manifest import Manifest
-
-    manifest = Manifest(ctx.obj.index_dir / "manifest.sqlite")
-    current = manifest.indexed_versions(Walls.everything())  # which versions exist, not what they say
-    manifest.close()
-    found = 0
-    for record in _log(ctx).records():
-        cited = {c.get("chunk_id") for c in record["answer"].get("citations", [])}
-        gone = [r for r in record.get("retrieved", []) if r["chunk"] in cited
-                and current.get(r["file"]) != r["sha256"]]
-        if gone:
-            found += 1
-            click.echo(f"record {record['n']} · {record['time']} · {record['user']}: {record['question']}")
-            for r in gone:
-                what = "removed" if r["file"] not in current else "changed"
-                click.echo(f"    {r['source']}{', page ' + str(r['page']) if r['page'] else ''}: {what} since")
-    click.echo(f"{found} answers cite superseded passages" if found else "no answer cites a superseded passage")
+    found = engine_for(ctx.obj).superseded()
+    for stale in found:
+        record = stale.record
+        click.echo(f"record {record['n']} · {record['time']} · {record['user']}: {record['question']}")
+        for r, what in stale.gone:
+            click.echo(f"    {r['source']}{', page ' + str(r['page']) if r['page'] else ''}: {what} since")
+    click.echo(f"{len(found)} answers cite superseded passages" if found else "no answer cites a superseded passage")

@@ -1,6 +1,9 @@
-"""The `copilot` command: the thin edge between a terminal and the `Copilot` core.
+"""The `copilot` command: the thin edge between a terminal and an engine.
 
-Only light modules are imported here so `copilot --help` is instant; every
+It speaks to the engine only through `copilot.core.contract.Engine` (the
+local one is built by `copilot.cli.engine`, the one place that names it), besides the
+stand-alone tools it dispatches to (doctor, eval, bundle, quantize).  Only
+light modules are imported here so `copilot --help` is instant; every
 user-fixable error arrives as a `CopilotError` and leaves as one line.
 """
 
@@ -14,6 +17,7 @@ import click
 
 from copilot.core import config as config_mod
 from copilot.core import offline
+from copilot.cli.engine import engine_for, percent
 from copilot.core.errors import CopilotError, IndexEmpty
 
 
@@ -27,19 +31,6 @@ class Group(click.Group):
             click.secho(f"error: {exc}", fg="red", err=True)
             ctx.exit(exc.exit_code)
 
-
-def _percent(label: str):
-    """A (done, total) progress callback that shows "label: 42%" on a terminal's stderr."""
-    def tick(done: int, total: int) -> None:
-        if sys.stderr.isatty():
-            click.echo(f"\r{label}: {done * 100 // total}%", err=True, nl=done >= total)
-    return tick
-
-
-def _engine(ctx: click.Context):
-    from copilot.engine import Copilot
-
-    return Copilot(ctx.obj, model_progress=_percent("preparing model"))
 
 
 @click.group(cls=Group, invoke_without_command=True)
@@ -57,7 +48,7 @@ def main(ctx: click.Context, home: Path | None, model: str | None) -> None:
     if ctx.invoked_subcommand is None:
         from tui.app import run_app
 
-        run_app(_engine(ctx))
+        run_app(engine_for(ctx.obj), ctx.obj)
 
 
 @main.command()
@@ -80,11 +71,11 @@ def index(ctx: click.Context, paths: tuple[Path, ...], password_file: Path | Non
     Exit status: 0 when every file was read, 1 when some were skipped (each
     is listed with its reason), 2 or more on errors.
     """
-    from copilot.core.walls import collection_map, resolver
     from copilot.cli.progress import IndexBar
     from copilot.cli.status import read_passwords, show
+    from copilot.core.walls import collection_map
 
-    engine = _engine(ctx)
+    engine = engine_for(ctx.obj)
     if show_status:
         try:
             rows = engine.status(engine.local_reader())
@@ -95,9 +86,9 @@ def index(ctx: click.Context, paths: tuple[Path, ...], password_file: Path | Non
     if not paths:
         raise click.UsageError("give one or more files or folders to index (or --status)")
     passwords = read_passwords(password_file, warn=lambda m: click.secho(m, fg="yellow", err=True)) if password_file else ()
-    collection_of = resolver(collection, collection_map(collections_file) if collections_file else {})
+    folders = collection_map(collections_file) if collections_file else {}
     with IndexBar(enabled=sys.stderr.isatty() and not as_json) as bar:
-        summary = engine.index(paths, bar, passwords, collection_of)
+        summary = engine.index(paths, bar, passwords, collection, folders)
     if as_json:
         click.echo(json.dumps(summary.to_dict(), indent=2))
     else:
@@ -120,7 +111,7 @@ def ask(ctx: click.Context, question: str, as_json: bool, top_k: int | None, max
     ctx.obj = ctx.obj.replace(top_k=top_k, max_tokens=max_tokens)
     if question == "-":  # a long question, or one a script writes, without argv's limits
         question = sys.stdin.buffer.read(1 << 20).decode("utf-8", "replace")
-    engine = _engine(ctx)
+    engine = engine_for(ctx.obj)
 
     streamed: list[str] = []
 
@@ -170,8 +161,8 @@ def evaluate(ctx: click.Context, benchmark: str, data: Path, limit: int, out: Pa
     """
     from functools import partial
 
-    from copilot.eval import cuad, scifact
     from copilot.cli.progress import IndexBar
+    from copilot.eval import cuad, scifact
     config = ctx.obj
     workdir = workdir or config.home / "eval" / benchmark
     out = out or config.home / "eval" / f"{benchmark}.json"
@@ -211,11 +202,11 @@ def models(ctx: click.Context, as_json: bool) -> None:
     or in the app with F3.  A local file is hashed once; its sha256 is then
     recorded beside it.
     """
-    from copilot.catalog import catalog
     from copilot.cli.status import show_models
 
-    show_models(catalog(ctx.obj.models_dir, progress=lambda name: _percent(f"hashing {name}")),
-                ctx.obj.model, as_json, click.echo)
+    engine = engine_for(ctx.obj)
+    show_models(engine.models(progress=lambda name: percent(f"hashing {name}")), engine.model, as_json,
+                click.echo)
 
 
 @main.command()
@@ -234,13 +225,10 @@ def bundle(ctx: click.Context, out_dir: Path, extra: tuple[str, ...], no_models:
     Run it on a connected build machine like the target (same Python, CPU
     architecture): pip fetches the dependency wheels it has not cached.
     """
-    from copilot.bundle import build, size_report
-    from copilot.core.config import Config
-    from copilot.models import resolve_llm
+    from copilot.bundle import build, models_to_carry, size_report
 
-    models = [] if no_models else [resolve_llm(Config.model, ctx.obj.models_dir, _percent("preparing model"))]
-    models += [resolve_llm(m, ctx.obj.models_dir) for m in extra]
-    built = build(out_dir, list(dict.fromkeys(models)), llama_wheel, lambda s: click.echo(s, err=True))
+    models = models_to_carry(ctx.obj.models_dir, extra, no_models, percent("preparing model"))
+    built = build(out_dir, models, llama_wheel, lambda s: click.echo(s, err=True))
     for line in size_report(built):
         click.echo(line)
     click.echo(f"checksum: {built.path}.sha256 (publish it apart from the archive)")
@@ -258,6 +246,6 @@ from quantize.commands import quantize_group  # noqa: E402  (click only: --help 
 
 main.add_command(quantize_group)
 
-from copilot.cli.audit import audit_group  # noqa: E402  (click only
+from copilot.cli.audit import audit_group  # noqa: E402  (click only)
 
 main.add_command(audit_group)

@@ -8,7 +8,7 @@ replaced by a fake in tests.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from threading import Event
@@ -374,3 +374,43 @@ class ModelInfo:
     path: Path | None
     note: str = ""
     installed: bool = True  # False: a packaged model whose packages are missing
+
+
+TokenFn = Callable[[str], None]  # called with each piece of an answer as it is written
+
+
+@dataclass(frozen=True)
+class ModelState:
+    """The language model answering: its setting, how its weights are quantized, its window."""
+
+    name: str
+    quant: str
+    context_window: int
+
+
+@dataclass(frozen=True)
+class AuditBreak:
+    """The first record that breaks the audit chain, and how."""
+
+    n: int
+    reason: str
+
+
+@dataclass(frozen=True)
+class Superseded:
+    """A past answer (its audit record) that cites passages of documents since changed or removed."""
+
+    record: dict
+    gone: tuple[tuple[dict, str], ...]  # (the retrieved passage's record, "changed" or "removed")
+
+
+@dataclass(frozen=True)
+class Totals:
+    """How much of the index a reader can see: files indexed and skipped, pages (and of them,
+    read by OCR), chunks.  All zero for an empty index."""
+
+    files: int = 0
+    pages: int = 0
+    chunks: int = 0
+    skipped: int = 0
+    ocr_pages: int = 0

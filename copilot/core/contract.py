@@ -1,0 +1,99 @@
+"""The engine contract: everything the CLI and the app may ask of an engine.
+
+`copilot.engine.Copilot` is the local engine (the index and the model on this
+machine); a remote one (a firm-wide server's client) implements the same
+methods over the wire.  The edges import this protocol and the records it
+speaks in (`copilot.core.types`), never the engine's workings, so either can
+stand behind them.  Every method that reads documents takes the `Reader` it
+reads for: the engine holds no identity of its own.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from pathlib import Path
+from typing import Protocol, runtime_checkable
+
+from copilot.core.hashing import ProgressFn
+from copilot.core.report import Progress, Summary
+from copilot.core.types import (Answer, AuditBreak, Document, Entry, ModelInfo, ModelState, Superseded, TokenFn,
+                                Totals)
+from copilot.core.walls import Reader
+
+@runtime_checkable
+class AuditTrail(Protocol):
+    """The hash-chained record of every answer (`copilot audit …`)."""
+
+    file: Path
+
+    def records(self) -> Iterator[dict]: ...
+    def last(self) -> dict | None: ...
+    def get(self, n: int) -> dict: ...
+    def verify(self) -> tuple[int, AuditBreak | None]: ...
+
+
+@runtime_checkable
+class Engine(Protocol):
+    """Index documents and answer readers from them, with citations, behind their walls."""
+
+    @property
+    def model(self) -> str:
+        """The setting of the model answering (a name from `models()`, or a GGUF path)."""
+        ...
+
+    def local_reader(self) -> Reader:
+        """The person at this machine's keyboard, with the walls the access policy gives
+        them (`AccessDenied` if none): what the CLI and the app read for."""
+        ...
+
+    def ask(self, question: str, reader: Reader, on_token: TokenFn | None = None,
+            cancel: threading.Event | None = None, history: Sequence[Answer] = ()) -> Answer:
+        """Answer `reader` from the documents they may see, streaming pieces to `on_token`;
+        `cancel` stops it; `history` is the conversation so far.  Every answer is audited."""
+        ...
+
+    def index(self, paths: Iterable[Path], progress: Progress | None = None, passwords: Sequence[str] = (),
+              collection: str | None = None, folders: Mapping[Path, str] | None = None) -> Summary:
+        """Bring the index in step with `paths`, reporting to `progress` (which may stop it
+        by raising `IndexCancelled`).  Files go to the collection of the deepest of
+        `folders` holding them, else `collection`, else the default one."""
+        ...
+
+    def status(self, reader: Reader) -> list[tuple[str, Entry]]:
+        """Every file the index knows behind `reader`'s walls, with its state now."""
+        ...
+
+    def totals(self, reader: Reader) -> Totals:
+        """How much of the index `reader` can see: files indexed and skipped, pages, chunks."""
+        ...
+
+    def last_run(self) -> dict | None:
+        """The latest indexing run: time, paths, outcome, and its summary line when done."""
+        ...
+
+    def models(self, hashes: bool = True,
+               progress: Callable[[str], ProgressFn] | None = None) -> list[ModelInfo]:
+        """The models it can answer with (`hashes`: with each file's sha256)."""
+        ...
+
+    def load_models(self) -> ModelState:
+        """Load the embedder and the language model now, rather than on the first question."""
+        ...
+
+    def use_model(self, setting: str) -> ModelState:
+        """Answer with another model from now on; the old setting stays if it fails to load."""
+        ...
+
+    def document(self, path: str, reader: Reader) -> Document:
+        """A cited document, whole, to be shown at its page: only one indexed behind
+        `reader`'s walls (`AccessDenied` otherwise)."""
+        ...
+
+    def audit(self) -> AuditTrail:
+        """The audit trail of every answer."""
+        ...
+
+    def superseded(self) -> list[Superseded]:
+        """Past answers citing passages of documents since changed or removed."""
+        ...
