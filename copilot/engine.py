@@ -22,7 +22,7 @@ from copilot.answer import Answerer
 from copilot.core import offline, sanitize
 from copilot.core.config import Config
 from copilot.core.contract import AuditTrail
-from copilot.core.errors import AccessDenied, IndexCancelled, IndexEmpty, IndexStale
+from copilot.core.errors import AccessDenied, ConfigError, IndexCancelled, IndexEmpty, IndexStale
 from copilot.core.hashing import ProgressFn
 from copilot.core.report import Progress, Summary
 from copilot.core.types import Answer, Document, Entry, ModelInfo, ModelState, Superseded, TokenFn, Totals
@@ -44,6 +44,7 @@ class Copilot:
         # The app touches parts from several worker threads: each loads exactly once.
         self._lock = threading.RLock()
         offline.install(config.offline_log, fail=config.guard == "fail")
+        offline.allow(config.firm_hosts)
 
     def _part(self, name: str, make: Callable[[], T]) -> T:
         with self._lock:
@@ -64,7 +65,7 @@ class Copilot:
     def store(self):
         from index.store import ChromaStore
 
-        return self._part("store", lambda: ChromaStore(self.config.index_dir / "chroma"))
+        return self._part("store", lambda: ChromaStore(self.config.index_dir / "chroma", self.config.chroma_url))
 
     @property
     def manifest(self):
@@ -81,6 +82,10 @@ class Copilot:
         from copilot.llm import LlamaGenerator
 
         c = self.config
+        if c.endpoints:  # a firm's model servers answer; nothing loads here
+            from copilot.endpoint import EndpointGenerator
+
+            return self._part("generator", lambda: EndpointGenerator(c.endpoints, c.context_window, c.temperature))
 
         def make() -> LlamaGenerator:
             generator = LlamaGenerator(self.model_path, c.context_window, c.threads, c.gpu_layers,
@@ -102,7 +107,8 @@ class Copilot:
 
     def _model_state(self) -> ModelState:
         generator = self.generator
-        return ModelState(Path(self.model).name.removesuffix(".gguf"), getattr(generator, "quant", ""),
+        name = generator.name if self.config.endpoints else self.model  # served: the servers' model
+        return ModelState(Path(name).name.removesuffix(".gguf"), getattr(generator, "quant", ""),
                           generator.context_window)
 
     def use_model(self, setting: str) -> ModelState:
@@ -112,6 +118,9 @@ class Copilot:
         holds both; if the new one fails to load, the old setting stays and
         loads again on the next question.
         """
+        if self.config.endpoints:
+            raise ConfigError("the model is the one the model servers serve (model_endpoints): "
+                              "it is chosen where they run")
         resolve_llm(setting, self.config.models_dir)  # a bad name fails here, nothing unloaded
         with self._lock:
             old = self._parts.pop("generator", None)
@@ -246,10 +255,12 @@ class Copilot:
         on_token: TokenFn | None = None,
         cancel: threading.Event | None = None,
         history: Sequence[Answer] = (),
+        on_wait: Callable[[int], None] | None = None,
     ) -> Answer:
         """Answer `reader` from the indexed documents they may see; `IndexEmpty` if there are none.
 
-        `history` is the conversation so far, for follow-up questions.  The question is
+        `history` is the conversation so far, for follow-up questions; `on_wait` is not
+        called (nothing queues in front of this engine: a server queues before calling it).  The question is
         cleaned first (`sanitize.question`): `BadQuestion` if nothing askable is left.
         """
         question = sanitize.question(question)
@@ -308,13 +319,16 @@ class Copilot:
         c = self.config
 
         def make() -> dict:
-            path = self.model_path
-            return {"file": path.name, "sha256": file_sha256(path), "setting": c.model,
-                    "settings": {"temperature": c.temperature, "max_tokens": c.max_tokens,
-                                 "context_window": c.context_window, "top_k": c.top_k,
-                                 "min_score": c.min_score, "retrieval": c.retrieval,
-                                 "retrieval_depth": c.retrieval_depth, "evidence_tokens": c.evidence_tokens,
-                                 "evidence_sentences": c.evidence_sentences,
-                                 "min_confidence": c.min_confidence}}
+            if c.endpoints:  # the file is on the model servers: the audit names the model they serve
+                served = {"file": self.generator.name, "sha256": "", "setting": c.model,
+                          "endpoints": list(c.endpoints)}
+            else:
+                path = self.model_path
+                served = {"file": path.name, "sha256": file_sha256(path), "setting": c.model}
+            return served | {"settings": {
+                "temperature": c.temperature, "max_tokens": c.max_tokens, "context_window": c.context_window,
+                "top_k": c.top_k, "min_score": c.min_score, "retrieval": c.retrieval,
+                "retrieval_depth": c.retrieval_depth, "evidence_tokens": c.evidence_tokens,
+                "evidence_sentences": c.evidence_sentences, "min_confidence": c.min_confidence}}
 
         return self._part("model_record", make)

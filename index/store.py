@@ -9,48 +9,76 @@ as a whole, and readers can ignore chunks of a version still being written.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from contextlib import contextmanager
 from pathlib import Path
 
+from copilot.core.errors import CopilotError, Unavailable
 from copilot.core.types import Chunk, Hit
 from copilot.core.walls import Walls
 
 COLLECTION = "chunks"
 
 
-def open_client(folder: Path):
-    """A Chroma PersistentClient with telemetry off."""
+def open_client(folder: Path, url: str = ""):
+    """A Chroma client with telemetry off: the index on disk in `folder`, or, given `url`, the
+    `chroma run` server there (a firm's shared index; it has no authentication, so it must
+    listen where only `copilot serve` and the indexing account can reach it)."""
     from copilot.core import offline
 
     offline.set_flags()  # before chromadb is imported: it reads them on import
     import chromadb
     from chromadb.config import Settings
 
+    settings = Settings(anonymized_telemetry=False, allow_reset=False)
+    if url:
+        from urllib.parse import urlsplit
+
+        parts = urlsplit(url)
+        try:
+            return chromadb.HttpClient(host=parts.hostname or "127.0.0.1", port=parts.port or 8000,
+                                       ssl=parts.scheme == "https", settings=settings)
+        except Exception as exc:  # chromadb raises ValueError/ConnectionError for a server it cannot reach
+            raise Unavailable(f"cannot reach the index's Chroma server at {url}: {exc}") from None
     folder.mkdir(parents=True, exist_ok=True)
-    return chromadb.PersistentClient(
-        path=str(folder), settings=Settings(anonymized_telemetry=False, allow_reset=False)
-    )
+    return chromadb.PersistentClient(path=str(folder), settings=settings)
 
 
 class ChromaStore:
     """Chunks and their vectors, keyed by document version."""
 
-    def __init__(self, folder: Path):
-        self.folder = folder
-        self._client = open_client(folder)
+    def __init__(self, folder: Path, url: str = ""):
+        self.folder, self.url = folder, url
+        self._client = open_client(folder, url)
         self._col = self._client.get_or_create_collection(
             COLLECTION, metadata={"hnsw:space": "cosine"}, embedding_function=None
         )
         self._batch = max(1, min(1000, self._client.get_max_batch_size()))
 
+    @contextmanager
+    def _reaching(self):
+        """A Chroma server that fails (down, restarting) is one clear `Unavailable`, not a
+        library's traceback; the next call tries it again."""
+        try:
+            yield
+        except Exception as exc:
+            if not self.url or isinstance(exc, CopilotError):
+                raise
+            raise Unavailable(f"the index's Chroma server at {self.url} failed: {type(exc).__name__}: {exc}") from None
+
     def count(self) -> int:
         """How many chunks are stored."""
-        return self._col.count()
+        with self._reaching():
+            return self._col.count()
 
     def add(self, chunks: Sequence[Chunk], vectors) -> None:
         """Store chunks with their vectors (ids are stable, so re-adding is harmless)."""
         import numpy as np
 
         vectors = np.asarray(vectors, dtype=np.float32)
+        with self._reaching():
+            self._upsert(chunks, vectors)
+
+    def _upsert(self, chunks: Sequence[Chunk], vectors) -> None:
         for start in range(0, len(chunks), self._batch):
             part = chunks[start : start + self._batch]
             self._col.upsert(
@@ -91,7 +119,8 @@ class ChromaStore:
 
     def vectors(self, ids: Sequence[str]) -> dict[str, list[float]]:
         """The stored vectors of some chunks, by id."""
-        got = self._col.get(ids=list(ids), include=["embeddings"])
+        with self._reaching():
+            got = self._col.get(ids=list(ids), include=["embeddings"])
         return {key: list(map(float, v)) for key, v in zip(got["ids"], got["embeddings"])}
 
     def delete_path(self, path: str) -> None:
@@ -108,12 +137,13 @@ class ChromaStore:
         where = [{"path": path}] if path else []
         if walls.where() is not None:
             where.append(walls.where())
-        res = self._col.query(
-            query_embeddings=[list(vector)],
-            n_results=min(k, total),
-            where=None if not where else where[0] if len(where) == 1 else {"$and": where},
-            include=["documents", "metadatas", "distances"],
-        )
+        with self._reaching():
+            res = self._col.query(
+                query_embeddings=[list(vector)],
+                n_results=min(k, total),
+                where=None if not where else where[0] if len(where) == 1 else {"$and": where},
+                include=["documents", "metadatas", "distances"],
+            )
         hits = []
         for text, meta, dist in zip(res["documents"][0], res["metadatas"][0], res["distances"][0]):
             chunk = Chunk(

@@ -4,8 +4,10 @@
     index/          reading, chunking, embedding, storing          → core
     copilot/*.py    the engine (answering, models, audit) and the tools (doctor, eval, bundle)
     quantize/       a tool                                          → core, the engine's parts
-    copilot/cli     the command line                                → core, the tools, the app; the engine
-                                                                      only where it is built
+    copilot/remote  a firm server's engine, seen from a client      → core only
+    copilot/server  `copilot serve`: identity, queue, HTTP          → core, the policy, the engine
+    copilot/cli     the command line                                → core, the tools, the app, the server;
+                                                                      an engine only where it is built
     tui/            the app                                         → core only
 
 Every import counts, the ones inside functions too (they are how heavy modules
@@ -23,6 +25,7 @@ import pytest
 from copilot.audit import AuditLog
 from copilot.core.contract import AuditTrail, Engine
 from copilot.engine import Copilot
+from copilot.remote import RemoteAudit, RemoteEngine
 
 from tui_fakes import FakeEngine
 
@@ -62,9 +65,9 @@ def within(name: str, *prefixes: str) -> bool:
 
 
 def engine_side(name: str) -> bool:
-    """A module of the engine's own workings: copilot's, outside the foundation, the edge and the tools."""
-    return within(name, "copilot") and not within(name, "copilot.core", "copilot.cli", *TOOLS) \
-        and name != "copilot"
+    """A module of the engine's own workings: copilot's, outside the foundation, the edges and the tools."""
+    return within(name, "copilot") and not within(name, "copilot.core", "copilot.cli", "copilot.remote",
+                                                  "copilot.server", *TOOLS) and name != "copilot"
 
 
 def upward(table: dict[str, set[str]]) -> list[str]:
@@ -79,12 +82,19 @@ def upward(table: dict[str, set[str]]) -> list[str]:
             elif within(module, "tui"):
                 rule = within(name, "copilot.core", "tui") or name == "copilot", \
                     "the app imports only core (the contract and its records)"
+            elif within(module, "copilot.remote"):
+                rule = within(name, "copilot.core") or name == "copilot", "a remote engine imports only core"
+            elif within(module, "copilot.server"):
+                rule = within(name, "copilot.core", "copilot.server", "copilot.access", "copilot.engine") \
+                    or name == "copilot", "the server imports core, the policy and the engine"
             elif within(module, "copilot.cli"):
-                allowed = within(name, "copilot.core", "copilot.cli", "tui.app", *TOOLS) or name == "copilot" \
-                    or (name == "copilot.engine" and module == "copilot.cli.engine")
+                allowed = within(name, "copilot.core", "copilot.cli", "tui.app", "copilot.server.run", *TOOLS) \
+                    or name == "copilot" \
+                    or (name in ("copilot.engine", "copilot.remote") and module == "copilot.cli.engine")
                 rule = allowed, "the command line imports core, the tools and the app; the engine only to build it"
             else:
-                rule = not within(name, "copilot.cli", "tui"), "nothing below the edges imports them"
+                rule = not within(name, "copilot.cli", "copilot.server", "copilot.remote", "tui"), \
+                    "nothing below the edges imports them"
             if not rule[0]:
                 broken.append(f"{module} → {name} ({rule[1]})")
     return broken
@@ -131,7 +141,8 @@ def _params(sig: inspect.Signature) -> list[tuple[str, object, object]]:
     return [(p.name, p.kind, p.default) for p in sig.parameters.values()]
 
 
-@pytest.mark.parametrize("engine", [Copilot, FakeEngine], ids=["local engine", "the app tests' fake"])
+@pytest.mark.parametrize("engine", [Copilot, RemoteEngine, FakeEngine],
+                         ids=["local engine", "a server's engine", "the app tests' fake"])
 def test_engines_keep_to_the_contract(engine: type) -> None:
     """Every member of `Engine`, with the same parameters (names, order, defaults)."""
     for name, sig in _members(Engine).items():
@@ -142,8 +153,9 @@ def test_engines_keep_to_the_contract(engine: type) -> None:
         assert _params(inspect.signature(getattr(engine, name))) == _params(sig), f"{engine.__name__}.{name}"
 
 
-def test_the_audit_log_keeps_to_the_audit_trail_contract() -> None:
+@pytest.mark.parametrize("trail", [AuditLog, RemoteAudit])
+def test_audit_trails_keep_to_the_contract(trail: type) -> None:
     for name, sig in _members(AuditTrail).items():
         if sig is not None:
-            assert _params(inspect.signature(getattr(AuditLog, name))) == _params(sig), name
+            assert _params(inspect.signature(getattr(trail, name))) == _params(sig), name
     assert isinstance(AuditLog(ROOT / "nonexistent" / "audit.jsonl"), AuditTrail)

@@ -61,3 +61,26 @@ def test_self_test_refuses_without_recording(guard) -> None:
     before = len(offline.attempts())
     assert offline.self_test()
     assert len(offline.attempts()) == before
+
+
+def test_only_the_firm_s_own_servers_that_the_config_names_are_let_through(tmp_path) -> None:
+    """A firm server's model servers and Chroma may be other hosts: those, and nothing else."""
+    import subprocess
+    import sys
+
+    code = (
+        "from pathlib import Path\n"
+        "from copilot.core import offline\n"
+        "from copilot.core.config import Config\n"
+        "offline.install()\n"
+        "c = Config(home=Path('.'), chroma_url='http://192.0.2.10:8000',\n"
+        "           model_endpoints='http://192.0.2.11:8080, http://gpu2.firm.invalid:8080/')\n"
+        "print(c.firm_hosts)\n"
+        "offline.allow(c.firm_hosts)\n"
+        "for host in ('192.0.2.10', '192.0.2.11', 'GPU2.firm.invalid', '192.0.2.12', 'huggingface.co'):\n"
+        "    print(host, offline.is_local(host))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60).stdout.split("\n")
+    assert out[0] == "('192.0.2.10', '192.0.2.11', 'gpu2.firm.invalid')"
+    assert out[1:6] == ["192.0.2.10 True", "192.0.2.11 True", "GPU2.firm.invalid True", "192.0.2.12 False",
+                        "huggingface.co False"]

@@ -109,7 +109,7 @@ class FakeEngine:
     def superseded(self):
         return []
 
-    def ask(self, question, reader, on_token=None, cancel=None, history=()):
+    def ask(self, question, reader, on_token=None, cancel=None, history=(), on_wait=None):
         self.history = list(history)
         answer = self.answerer.ask(question, reader.walls, on_token, cancel, history)
         return replace(answer, timings=Timings(12.0, 150.0, 900.0, 1200, 40, 44.4))

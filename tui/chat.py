@@ -22,7 +22,7 @@ from textual.widgets import Footer, Input, OptionList, Static
 from copilot.core.errors import CopilotError
 from copilot.core.types import Answer
 from tui.conversations import ConversationActions
-from tui.messages import Answered, Failed, Token
+from tui.messages import Answered, Failed, Queued, Token
 from tui.status import StatusBar
 from tui.turn import Sources, Turn
 from tui.viewer import Viewer
@@ -122,7 +122,7 @@ class ChatScreen(ConversationActions, Screen[None]):
         try:
             engine = self.app.engine
             answer = engine.ask(question, engine.local_reader(), on_token=lambda t: self.post_message(Token(turn, t)),
-                                cancel=cancel, history=history)
+                                cancel=cancel, history=history, on_wait=lambda n: self.post_message(Queued(turn, n)))
             self.post_message(Answered(turn, answer))
         except CopilotError as exc:
             self.post_message(Failed(str(exc), turn))
@@ -137,6 +137,11 @@ class ChatScreen(ConversationActions, Screen[None]):
             turn.add(message.text)
             if follow:
                 log.call_after_refresh(log.scroll_end, animate=False)
+
+    def on_queued(self, message: Queued) -> None:
+        if self.busy == message.turn:
+            self.notify(f"Waiting for the firm's model: {message.ahead} ahead (Esc gives up the place).",
+                        title="Queue", timeout=4)
 
     def on_answered(self, message: Answered) -> None:
         if self.busy == message.turn:

@@ -29,6 +29,14 @@ class Token(Message):
         self.turn, self.text = turn, text
 
 
+class Queued(Message):
+    """Turn `turn` waits for the firm server's model, `ahead` questions before it."""
+
+    def __init__(self, turn: int, ahead: int) -> None:
+        super().__init__()
+        self.turn, self.ahead = turn, ahead
+
+
 class Answered(Message):
     """Generation of turn `turn` ended (finished, or cancelled with `answer.cancelled`)."""
 

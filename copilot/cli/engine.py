@@ -1,7 +1,7 @@
-"""The engine the commands talk to: the one place the command line names the local one.
+"""The engine the commands talk to: the one place the command line names one.
 
-Everything else in `copilot.cli` sees only `copilot.core.contract.Engine`; a
-client of a firm-wide server would return its remote engine here instead.
+Everything else in `copilot.cli` sees only `copilot.core.contract.Engine`:
+this machine's index and model, or the firm's server (`server` set).
 """
 
 from __future__ import annotations
@@ -23,7 +23,11 @@ def percent(label: str):
 
 
 def engine_for(config: Config) -> Engine:
-    """The engine for `config`: this machine's index and model."""
+    """The engine for `config`: the firm's server when one is set, else this machine's."""
+    if config.server:
+        from copilot.remote import RemoteEngine
+
+        return RemoteEngine(config)
     from copilot.engine import Copilot
 
     return Copilot(config, model_progress=percent("preparing model"))

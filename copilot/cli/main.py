@@ -36,15 +36,17 @@ class Group(click.Group):
 @click.group(cls=Group, invoke_without_command=True)
 @click.option("--home", type=click.Path(path_type=Path), help="Data folder (default: $COPILOT_HOME or the user data folder).")
 @click.option("--model", help="A model name from `copilot models`, or a GGUF file.")
+@click.option("--server", help="Ask the firm's server (unix:/path or https://host:port) instead of this machine.")
 @click.version_option(package_name="firm-copilot", prog_name="copilot")
 @click.pass_context
-def main(ctx: click.Context, home: Path | None, model: str | None) -> None:
+def main(ctx: click.Context, home: Path | None, model: str | None, server: str | None) -> None:
     """An offline copilot for your firm's documents: index, ask, cite.
 
     With no command, opens the terminal app.
     """
-    ctx.obj = config_mod.load(home=home, model=model)
+    ctx.obj = config_mod.load(home=home, model=model, server=server)
     offline.install(ctx.obj.offline_log, fail=ctx.obj.guard == "fail")
+    offline.allow(ctx.obj.firm_hosts)
     if ctx.invoked_subcommand is None:
         from tui.app import run_app
 
@@ -120,7 +122,11 @@ def ask(ctx: click.Context, question: str, as_json: bool, top_k: int | None, max
         click.echo(piece, nl=False)
         sys.stdout.flush()
 
-    answer = engine.ask(question, engine.local_reader(), on_token=None if as_json else show)
+    def waiting(ahead: int) -> None:
+        if sys.stderr.isatty() and not as_json:
+            click.echo(f"\rwaiting for the model: {ahead} ahead ", err=True, nl=False)
+
+    answer = engine.ask(question, engine.local_reader(), on_token=None if as_json else show, on_wait=waiting)
     if as_json:
         click.echo(json.dumps(answer.to_dict(), indent=2))
         return
@@ -232,6 +238,23 @@ def bundle(ctx: click.Context, out_dir: Path, extra: tuple[str, ...], no_models:
     for line in size_report(built):
         click.echo(line)
     click.echo(f"checksum: {built.path}.sha256 (publish it apart from the archive)")
+
+
+@main.command()
+@click.option("--check", is_flag=True, help="Check the index's Chroma server, the model servers, the policy and "
+                                            "the audit chain, then exit (1 if anything fails).")
+@click.pass_context
+def serve(ctx: click.Context, check: bool) -> None:
+    """Serve the whole firm: one index, one model, walls and audit kept here.
+
+    Listens where `listen` says (unix:/path for users of this host, https://host:port
+    with client certificates for laptops); clients use `copilot --server URL`.
+    """
+    from copilot.server.run import check_report, run
+
+    if check:
+        ctx.exit(0 if check_report(ctx.obj, click.echo) else 1)
+    run(ctx.obj, click.echo)
 
 
 @main.command("config")

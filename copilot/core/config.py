@@ -57,6 +57,19 @@ class Config:
     theme: str = "dark"  # the terminal app's colours: dark or light
     guard: str = "refuse"  # on a connection attempt: refuse it (and log), or "fail": stop the process
     policy_file: str = ""  # who may read which collections (IT's); empty: $COPILOT_HOME/policy.toml
+    # A firm-wide server (README, "Serving a whole firm").  Client side:
+    server: str = ""  # the firm's `copilot serve`: "unix:/run/copilot/copilot.sock" or "https://host:8443"
+    client_cert: str = ""  # this user's certificate (PEM, issued by the firm's CA) for an https server
+    client_key: str = ""  # its private key (PEM)
+    server_ca: str = ""  # the CA that signed the server's certificate (PEM)
+    # Server side (`copilot serve`):
+    listen: str = ""  # where to serve, comma-separated: "unix:/run/copilot/copilot.sock", "https://0.0.0.0:8443"
+    tls_cert: str = ""  # the server's certificate and key (PEM), for an https listener
+    tls_key: str = ""
+    tls_client_ca: str = ""  # the firm's CA: only clients with a certificate it signed are served
+    chroma_url: str = ""  # a `chroma run` server holding the index's vectors; empty: on disk in the home
+    model_endpoints: str = ""  # OpenAI-compatible model servers, comma-separated; empty: llama.cpp in process
+    queue_limit: int = 32  # questions waiting at most; beyond it: "busy, N ahead"
 
     @property
     def config_file(self) -> Path:
@@ -80,6 +93,24 @@ class Config:
     def audit_file(self) -> Path:
         """The append-only, hash-chained record of every answer (see copilot.audit)."""
         return self.home / "audit" / "audit.jsonl"
+
+    @property
+    def endpoints(self) -> tuple[str, ...]:
+        """The model servers, in order (empty: the model runs in this process)."""
+        return tuple(u.strip().rstrip("/") for u in self.model_endpoints.split(",") if u.strip())
+
+    @property
+    def listeners(self) -> tuple[str, ...]:
+        return tuple(u.strip() for u in self.listen.split(",") if u.strip())
+
+    @property
+    def firm_hosts(self) -> tuple[str, ...]:
+        """The hosts this configuration itself names (the index's Chroma server, the model servers):
+        the only ones the offline guard lets a connection reach besides this machine."""
+        from urllib.parse import urlsplit
+
+        urls = [self.chroma_url, *self.endpoints] + ([self.server] if self.server.startswith("https:") else [])
+        return tuple(dict.fromkeys(urlsplit(u).hostname for u in urls if u and urlsplit(u).hostname))
 
     @property
     def offline_log(self) -> Path:

@@ -1,8 +1,8 @@
 """The engine contract: everything the CLI and the app may ask of an engine.
 
 `copilot.engine.Copilot` is the local engine (the index and the model on this
-machine); a remote one (a firm-wide server's client) implements the same
-methods over the wire.  The edges import this protocol and the records it
+machine); `copilot.remote.RemoteEngine` (a firm-wide server's client)
+implements the same methods over the wire.  The edges import this protocol and the records it
 speaks in (`copilot.core.types`), never the engine's workings, so either can
 stand behind them.  Every method that reads documents takes the `Reader` it
 reads for: the engine holds no identity of its own.
@@ -39,7 +39,8 @@ class Engine(Protocol):
 
     @property
     def model(self) -> str:
-        """The setting of the model answering (a name from `models()`, or a GGUF path)."""
+        """The model answering: a name from `models()` or a GGUF path (or, for a firm's server,
+        the server: its model is the one it serves)."""
         ...
 
     def local_reader(self) -> Reader:
@@ -48,9 +49,12 @@ class Engine(Protocol):
         ...
 
     def ask(self, question: str, reader: Reader, on_token: TokenFn | None = None,
-            cancel: threading.Event | None = None, history: Sequence[Answer] = ()) -> Answer:
+            cancel: threading.Event | None = None, history: Sequence[Answer] = (),
+            on_wait: Callable[[int], None] | None = None) -> Answer:
         """Answer `reader` from the documents they may see, streaming pieces to `on_token`;
-        `cancel` stops it; `history` is the conversation so far.  Every answer is audited."""
+        `cancel` stops it; `history` is the conversation so far; `on_wait` hears how many
+        questions are ahead while it waits for the model (a server's queue).  Every answer
+        is audited."""
         ...
 
     def index(self, paths: Iterable[Path], progress: Progress | None = None, passwords: Sequence[str] = (),

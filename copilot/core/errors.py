@@ -72,3 +72,16 @@ class AccessDenied(CopilotError):
     """The person has no access to the index (no policy, or not in it); the message says why."""
 
     exit_code = 4
+
+
+class Unavailable(CopilotError):
+    """A server this needs (the firm's copilot server, a model server, the index's Chroma)
+    cannot be reached or failed; the message names it."""
+
+    exit_code = 6
+
+
+class Busy(CopilotError):
+    """The firm's server has as many questions waiting as it takes: try again shortly."""
+
+    exit_code = 6

@@ -59,7 +59,7 @@ class Attempt:
 
 _attempts: list[Attempt] = []
 _lock = threading.Lock()
-_state = {"installed": False, "log": None, "fail": False}
+_state = {"installed": False, "log": None, "fail": False, "allowed": frozenset()}
 _probe = threading.local()  # set while self_test() runs: refuse, but record nothing
 
 
@@ -75,13 +75,14 @@ def flags_status() -> dict[str, str | None]:
 
 
 def is_local(host: object) -> bool:
-    """True for loopback addresses, `localhost`, and no host at all."""
+    """True for loopback addresses, `localhost`, no host at all, and the firm's own hosts
+    that the configuration names (`allow`)."""
     if host in (None, "", b""):
         return True
     if isinstance(host, bytes):
         host = host.decode("ascii", "replace")
     host = str(host).strip("[]").split("%")[0]
-    if host.lower() == "localhost" or host.lower().endswith(".localhost"):
+    if host.lower() == "localhost" or host.lower().endswith(".localhost") or host.lower() in _state["allowed"]:
         return True
     try:
         return ipaddress.ip_address(host).is_loopback
@@ -149,6 +150,22 @@ def install(log: Path | None = None, fail: bool = False) -> None:
     if not _state["installed"]:
         sys.addaudithook(_hook)
         _state["installed"] = True
+
+
+def allow(hosts: tuple[str, ...]) -> None:
+    """Let connections reach the firm's own servers that the configuration names (the index's
+    Chroma server, the model servers): by name and by the addresses the name has now.  Nothing
+    else is let through; a name that does not resolve is allowed by name only."""
+    import socket
+
+    names = set(_state["allowed"]) | {h.lower() for h in hosts}
+    _state["allowed"] = frozenset(names)  # the names first: resolving them is a lookup the guard sees
+    for host in hosts:
+        try:
+            names.update(info[4][0] for info in socket.getaddrinfo(host, None))
+        except OSError:
+            pass  # not resolvable now: connections to it fail on their own, and say so
+    _state["allowed"] = frozenset(names)
 
 
 def settings() -> tuple[Path | None, bool]:

@@ -1,0 +1,81 @@
+"""Starting the server, and checking what it stands on (`copilot serve`, `copilot serve --check`)."""
+
+from __future__ import annotations
+
+import signal
+import threading
+from collections.abc import Callable
+
+from copilot.core.config import Config
+from copilot.core.errors import ConfigError, CopilotError
+
+
+def run(config: Config, echo: Callable[[str], None]) -> None:
+    """Serve until SIGTERM or Ctrl+C; the model and embedder are loaded before the first client."""
+    from copilot.engine import Copilot
+    from copilot.server.gateway import Gateway
+
+    if not config.listeners:
+        raise ConfigError("nothing to listen on: set listen = \"unix:/run/copilot/copilot.sock\" "
+                          "(and/or \"https://0.0.0.0:8443\") in config.toml")
+    import faulthandler
+
+    faulthandler.register(signal.SIGUSR1, all_threads=True)  # `kill -USR1` writes every thread's stack to the log
+    engine = Copilot(config)
+    state = engine.load_models()
+    gateway = Gateway(engine, config)
+    opened = gateway.listen(config.listeners)
+    echo(f"serving {state.name} ({state.quant}) on {', '.join(opened)}; "
+         f"{len(config.endpoints) or 1} model slot(s), queue of {config.queue_limit}")
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, lambda *_: threading.Thread(target=gateway.shutdown).start())
+    try:
+        gateway.serve_forever()
+    except KeyboardInterrupt:
+        gateway.shutdown()
+
+
+def check_report(config: Config, echo: Callable[[str], None]) -> bool:
+    """What `copilot serve` needs, each checked: one line each, True when all are well."""
+    from copilot.core.walls import Walls
+    from copilot.engine import Copilot
+
+    engine = Copilot(config)
+    ok = True
+
+    def line(good: bool, what: str, detail: str) -> None:
+        nonlocal ok
+        ok = ok and good
+        echo(f"{'ok  ' if good else 'FAIL'} {what:<14} {detail}")
+
+    line(bool(config.listeners), "listen", ", ".join(config.listeners) or "nothing set: set listen in config.toml")
+    try:
+        count = engine.store.count()
+        line(True, "index", f"{config.chroma_url or config.index_dir / 'chroma'}: {count} chunks")
+    except Exception as exc:  # chromadb's own errors for a server that is down
+        line(False, "index", f"{config.chroma_url or 'the index'}: {type(exc).__name__}: {exc}")
+    try:
+        state = engine.load_models()
+        line(True, "model", f"{state.name} ({state.quant}) from "
+             + (", ".join(config.endpoints) if config.endpoints else "this process"))
+    except Exception as exc:
+        line(False, "model", f"{type(exc).__name__}: {exc}")
+    try:
+        import tomllib
+
+        tomllib.loads(config.policy_path.read_text(encoding="utf-8"))
+        line(True, "policy", str(config.policy_path))
+    except (OSError, ValueError) as exc:
+        line(False, "policy", f"{config.policy_path}: {exc}")
+    try:
+        count, broken = engine.audit().verify()
+        line(broken is None, "audit", f"{count} records, chain intact" if broken is None
+             else f"BROKEN at record {broken.n}: {broken.reason}")
+    except CopilotError as exc:
+        line(False, "audit", str(exc))
+    try:
+        versions = engine.manifest.indexed_versions(Walls.everything())
+        line(True, "manifest", f"{len(versions)} documents indexed")
+    except Exception as exc:
+        line(False, "manifest", f"{type(exc).__name__}: {exc}")
+    return ok
