@@ -402,3 +402,34 @@ def test_serve_check_names_each_thing_the_server_stands_on(firm) -> None:
     assert [line.split()[1] for line in lines] == ["listen", "index", "model", "policy", "audit", "manifest"]
     assert all(line.startswith("ok") for line in lines)
     assert "chain intact" in done.stdout and firm["chroma_url"] in done.stdout
+
+
+def test_the_command_line_is_a_thin_client_too(firm) -> None:
+    """`copilot --server URL` with alice's certificate from the environment: ask, the index's list,
+    her own audit record replayed; and the same calls one clear line when they cannot be made."""
+    certs, url = firm["certs"], f"https://127.0.0.1:{firm['tls_port']}"
+    env = {**os.environ, "COPILOT_HOME": str(firm["root"] / "cli-alice"), "COPILOT_CLIENT_CERT": str(certs["alice"]),
+           "COPILOT_CLIENT_KEY": str(certs["alice.key"]), "COPILOT_SERVER_CA": str(certs["firm-ca"])}
+
+    def copilot(*args: str) -> subprocess.CompletedProcess:
+        return subprocess.run([str(BIN / "copilot"), "--server", url, *args], env=env, capture_output=True,
+                              text=True, timeout=120)
+
+    asked = copilot("ask", "--json", "How long are client matter files kept?")
+    assert asked.returncode == 0, asked.stderr
+    answer = json.loads(asked.stdout)
+    assert answer["sources"] and all(s["source"].startswith("general/") for s in answer["sources"])
+    listed = copilot("index", "--status", "--json")
+    assert listed.returncode == 0 and "falcon" not in listed.stdout and "retention" in listed.stdout
+    mine = [r for r in RemoteEngine(Config(home=firm["root"] / "x", server=url, client_cert=str(certs["alice"]),
+                                           client_key=str(certs["alice.key"]), server_ca=str(certs["firm-ca"])))
+            .audit().records()]
+    shown = copilot("audit", "show", str(mine[-1]["n"]))
+    assert shown.returncode == 0 and "How long are client matter files kept?" in shown.stdout
+    assert "alice" in shown.stdout
+    refused = copilot("index", "examples")
+    assert refused.returncode == 1 and refused.stderr.strip().count("\n") == 0
+    assert "indexed on the server" in refused.stderr
+    down = subprocess.run([str(BIN / "copilot"), "--server", "unix:/nonexistent/copilot.sock", "ask", "x"],
+                          env=env, capture_output=True, text=True, timeout=60)
+    assert down.returncode == 6 and down.stderr.count("\n") == 1 and "cannot reach the server" in down.stderr
