@@ -296,14 +296,22 @@ def test_the_server_made_no_connection_off_this_machine(firm) -> None:
     assert all(p.poll() is None for p in firm["processes"])  # guard = "fail" would have stopped it
 
 
-def _outage(firm, which: int, start, up: str, said: str) -> None:
-    """Kill one of the servers behind the gateway: a question meanwhile is one clear error; once it
-    is back, the gateway answers again, and the audit chain is whole (no record lost or half-written)."""
+def _outage(firm, which: int, start, up: str, said: str, mid_answer: bool = False) -> None:
+    """Kill one of the servers behind the gateway (before a question, or once its answer has begun to
+    stream): the question is one clear error; once the server is back, the gateway answers again,
+    and the audit chain is whole (no record lost or half-written)."""
     alice = _client(firm["root"], firm["certs"], "alice", firm["tls_port"])
-    firm["processes"][which].kill()
-    firm["processes"][which].wait(10)
+
+    def kill(_piece: str = "") -> None:
+        if firm["processes"][which].poll() is None:
+            firm["processes"][which].kill()
+            firm["processes"][which].wait(10)
+
+    if not mid_answer:
+        kill()
     with pytest.raises(Unavailable, match=said):
-        alice.ask("How long are client matter files kept?", alice.local_reader())
+        alice.ask("Summarise the retention policy.", alice.local_reader(), on_token=kill if mid_answer else None)
+    kill()
     firm["processes"][which] = start()
     _wait(lambda: httpx.get(up).status_code == 200, up)
     answer = alice.ask("How long are client matter files kept?", alice.local_reader())
@@ -314,6 +322,11 @@ def _outage(firm, which: int, start, up: str, said: str) -> None:
 def test_a_model_server_that_dies_is_one_clear_error_and_the_server_goes_on(firm) -> None:
     _outage(firm, 1, lambda: _model_server(firm["tiny_model"], firm["model_port"]),
             f"http://127.0.0.1:{firm['model_port']}/v1/models", "model server")
+
+
+def test_a_model_server_that_dies_mid_answer_is_one_clear_error_too(firm) -> None:
+    _outage(firm, 1, lambda: _model_server(firm["tiny_model"], firm["model_port"]),
+            f"http://127.0.0.1:{firm['model_port']}/v1/models", "model server", mid_answer=True)
 
 
 def test_a_chroma_server_that_dies_is_one_clear_error_and_answering_resumes_when_it_returns(firm) -> None:
