@@ -199,6 +199,7 @@ def test_each_certificate_reads_only_its_own_collections(firm) -> None:
     assert [e.source for _, e in bob.status(bob.local_reader())] == ["falcon/project-falcon-spa.md"]
     assert not any(_walled(e.source) for _, e in alice.status(alice.local_reader()))
     assert alice.totals(alice.local_reader()).files == 5 and bob.totals(bob.local_reader()).files == 1
+    assert set(alice.last_run()) == {"time", "outcome"}  # not the folders IT indexed: they name matters
 
 
 def test_a_name_sent_by_the_client_is_never_believed(firm) -> None:

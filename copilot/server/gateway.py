@@ -215,8 +215,13 @@ class Handler(BaseHTTPRequestHandler):
     def totals(self, reader: Reader, _query) -> None:
         self._json(200, asdict(self.server.gateway.engine.totals(reader)))
 
-    def last_run(self, _reader: Reader, _query) -> None:
-        self._json(200, {"last_run": self.server.gateway.engine.last_run()})
+    def last_run(self, reader: Reader, _query) -> None:
+        """When the index was last brought up to date, and how that went; the folders it read and
+        its counts only to a reader who may see every collection (they name other matters)."""
+        run = self.server.gateway.engine.last_run()
+        if run and reader.walls.collections is not None:
+            run = {k: v for k, v in run.items() if k in ("time", "outcome")}
+        self._json(200, {"last_run": run})
 
     def model(self, _reader: Reader, _query) -> None:
         self._json(200, asdict(self.server.gateway.engine.load_models()))
