@@ -8,6 +8,7 @@ from pathlib import Path
 from copilot.core import offline
 from copilot.core.config import Config
 from copilot.core.errors import CopilotError
+from copilot.core.present import Checks
 from copilot.models import PACKAGED, local_models, resolve_embedder, verify_llm
 
 
@@ -19,13 +20,7 @@ def report(config: Config, echo: Callable[[str], None], strict: bool = False) ->
     """Print every check; True when all pass.  `strict` adds the checks a risk team signs
     off on: every file of the installed model packages against pip's RECORD hashes, a
     local model against its recorded sha256, and the index databases' integrity."""
-    ok = True
-
-    def line(good: bool, what: str, detail: str) -> None:
-        nonlocal ok
-        ok &= good
-        echo(f"{'ok ' if good else 'BAD'}  {what:<18} {detail}")
-
+    line = Checks(echo)
     echo(f"home: {config.home}")
     try:
         path, verdict = verify_llm(config.model, config.models_dir)
@@ -90,7 +85,7 @@ def report(config: Config, echo: Callable[[str], None], strict: bool = False) ->
         echo(f"       {a.event} {a.target} from {a.where}")
     if strict:
         _strict(config, line)
-    return ok
+    return line.ok
 
 
 def _strict(config: Config, line: Callable[[bool, str, str], None]) -> None:

@@ -158,9 +158,10 @@ def allow(hosts: tuple[str, ...]) -> None:
     else is let through; a name that does not resolve is allowed by name only."""
     import socket
 
-    names = set(_state["allowed"]) | {h.lower() for h in hosts}
+    new = [h for h in hosts if h.lower() not in _state["allowed"]]  # each engine built asks again: resolve once
+    names = set(_state["allowed"]) | {h.lower() for h in new}
     _state["allowed"] = frozenset(names)  # the names first: resolving them is a lookup the guard sees
-    for host in hosts:
+    for host in new:
         try:
             names.update(info[4][0] for info in socket.getaddrinfo(host, None))
         except OSError:

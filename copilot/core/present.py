@@ -7,12 +7,24 @@ beside the records, not in either edge.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from copilot.core.types import Answer, Claim
 
 # The colour each state of a file is shown in (`copilot index --status`, the app's index screen).
 STATE_STYLE = {"indexed": "green", "skipped": "red", "stale": "yellow", "pending": "magenta"}
+
+
+class Checks:
+    """A report of checks, a line each ("ok " or "BAD", what was checked, the detail), as
+    `copilot doctor` and `copilot serve --check` print it; `ok` while every check has passed."""
+
+    def __init__(self, echo: Callable[[str], None]):
+        self.echo, self.ok = echo, True
+
+    def __call__(self, good: bool, what: str, detail: str) -> None:
+        self.ok = self.ok and bool(good)
+        self.echo(f"{'ok ' if good else 'BAD'}  {what:<18} {detail}")
 
 
 def report(claims: Sequence[Claim], found: bool) -> list[str]:

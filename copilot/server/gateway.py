@@ -28,7 +28,7 @@ from urllib.parse import parse_qs, urlsplit
 
 from copilot.access import Person, load
 from copilot.core.config import Config
-from copilot.core.errors import AccessDenied, CopilotError
+from copilot.core.errors import AccessDenied, Busy, CopilotError, Unavailable
 from copilot.core.types import Answer
 from copilot.core.walls import Reader
 from copilot.server.identity import certificate_peer, unix_peer
@@ -324,7 +324,7 @@ class Handler(BaseHTTPRequestHandler):
         self.wfile.write(data)
 
     def _error(self, exc: CopilotError) -> None:
-        status = 403 if isinstance(exc, AccessDenied) else 503 if exc.exit_code == 6 else 400
+        status = 403 if isinstance(exc, AccessDenied) else 503 if isinstance(exc, (Unavailable, Busy)) else 400
         self._json(status, _error(exc))
 
     def log_message(self, format: str, *args) -> None:

@@ -8,6 +8,7 @@ from collections.abc import Callable
 
 from copilot.core.config import Config
 from copilot.core.errors import ConfigError, CopilotError
+from copilot.core.present import Checks
 
 
 def run(config: Config, echo: Callable[[str], None]) -> None:
@@ -41,12 +42,7 @@ def check_report(config: Config, echo: Callable[[str], None]) -> bool:
     from copilot.engine import Copilot
 
     engine = Copilot(config)
-    ok = True
-
-    def line(good: bool, what: str, detail: str) -> None:
-        nonlocal ok
-        ok = ok and good
-        echo(f"{'ok  ' if good else 'FAIL'} {what:<14} {detail}")
+    line = Checks(echo)
 
     line(bool(config.listeners), "listen", ", ".join(config.listeners) or "nothing set: set listen in config.toml")
     try:
@@ -78,4 +74,4 @@ def check_report(config: Config, echo: Callable[[str], None]) -> bool:
         line(True, "manifest", f"{len(versions)} documents indexed")
     except Exception as exc:
         line(False, "manifest", f"{type(exc).__name__}: {exc}")
-    return ok
+    return line.ok
