@@ -70,7 +70,7 @@ def model_servers(model: Path, count: int, context: int) -> tuple[list[subproces
     for _ in range(count):
         port = free_port()
         processes.append(subprocess.Popen(
-            [sys.executable, "-m", "llama_cpp.server", "--model", str(model), "--host", "127.0.0.1", "--port",
+            [sys.executable, "-m", "copilot.server.model", "--model", str(model), "--host", "127.0.0.1", "--port",
              str(port), "--interrupt_requests", "False", "--n_ctx", str(context), "--n_threads", str(threads)],
             stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT))
         urls.append(f"http://127.0.0.1:{port}")

@@ -28,13 +28,23 @@ def report(config: Config, echo: Callable[[str], None], strict: bool = False) ->
     except CopilotError as exc:
         line(False, "language model", str(exc))
     try:
-        from index.embedding import export_dir
+        from copilot.cpu import kernels
+
+        line(True, "llama.cpp", kernels().describe())
+    except CopilotError as exc:
+        line(False, "llama.cpp", str(exc))
+    try:
+        from index import onnx_export
 
         folder = resolve_embedder(config.embedder)
-        exported = export_dir(folder, config.models_dir / "embedders")
-        state = "exported" if exported.is_dir() else "exported on first use"
+        file = onnx_export.INT8 if config.embed_backend == "onnx-int8" else onnx_export.FP32
+        export = onnx_export.exported(folder, config.models_dir / "embedders", file)
+        missing = [] if export or config.embed_backend == "torch" else onnx_export.missing_for_export()
+        state = f"ONNX export: {export}" if export else "exported on first use" if not missing else (
+            f"no ONNX export installed, and no {' or '.join(missing)} here to make one: reinstall from the "
+            "offline bundle")
         detail = f"{folder} ({config.embed_backend}"
-        line(True, "embedding model", detail + (f", {state})" if config.embed_backend != "torch" else ")"))
+        line(not missing, "embedding model", detail + (f", {state})" if config.embed_backend != "torch" else ")"))
     except CopilotError as exc:
         line(False, "embedding model", str(exc))
     if config.ocr == "off":

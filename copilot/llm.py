@@ -72,6 +72,9 @@ class LlamaGenerator:
         from llama_cpp import Llama
         from llama_cpp.llama_chat_format import Jinja2ChatFormatter
 
+        from copilot.cpu import kernels
+
+        kernels()  # a portable build's CPU kernels are loaded before the first model
         self.path = path
         self.temperature = temperature
         # Past its trained length a model's answers degrade silently: never go there.

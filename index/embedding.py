@@ -1,12 +1,12 @@
 """The embedders: MiniLM through onnxruntime (default) or sentence-transformers.
 
 Both read a local sentence-transformers folder and fetch nothing.  The ONNX
-embedder runs the model exported once by `index.onnx_export` (dynamically
-quantized to int8 by default) with onnxruntime, the model's own tokenizer
-and numpy: no torch or transformers at run time, so a question is embedded
-in milliseconds after a start-up of well under a second.  Texts are sorted
-by length before batching, so a batch pads to its own longest text rather
-than to the longest text of the file.
+embedder runs the model exported once by `index.onnx_export` (or carried by
+an offline bundle; dynamically quantized to int8 by default) with
+onnxruntime, the model's own tokenizer and numpy: no torch or transformers
+at run time, so a question is embedded in milliseconds after a start-up of
+well under a second.  Texts are sorted by length before batching, so a batch
+pads to its own longest text rather than to the longest text of the file.
 """
 
 from __future__ import annotations
@@ -16,11 +16,6 @@ import os
 import threading
 from collections.abc import Sequence
 from pathlib import Path
-
-
-def export_dir(folder: Path, cache: Path) -> Path:
-    """Where the ONNX export of a model folder is kept."""
-    return cache / f"{folder.parent.name}-{folder.name}"
 
 
 class _LocalModel:
@@ -95,7 +90,7 @@ class OnnxEmbedder(_LocalModel):
 
         from index import onnx_export
 
-        exported = onnx_export.ensure(self.folder, export_dir(self.folder, self.cache))
+        model = onnx_export.ensure(self.folder, self.cache, onnx_export.INT8 if self.quantized else onnx_export.FP32)
         tok = Tokenizer.from_file(str(self.tokenizer_file))
         # tokenizer.json ships truncating at 128 and padding to 128: the model reads 256.
         tok.enable_truncation(max_length=self.window)
@@ -104,10 +99,7 @@ class OnnxEmbedder(_LocalModel):
         options.intra_op_num_threads = self.threads
         options.inter_op_num_threads = 1
         options.log_severity_level = 3
-        session = ort.InferenceSession(
-            str(exported / (onnx_export.INT8 if self.quantized else onnx_export.FP32)),
-            options, providers=["CPUExecutionProvider"],
-        )
+        session = ort.InferenceSession(str(model), options, providers=["CPUExecutionProvider"])
         return tok, session
 
     def embed(self, texts: Sequence[str]) -> list[list[float]]:
@@ -154,8 +146,14 @@ class SentenceTransformerEmbedder(_LocalModel):
         self.device = device
 
     def _load(self):
-        from sentence_transformers import SentenceTransformer
-        from transformers.utils import logging as hf_logging
+        try:
+            from sentence_transformers import SentenceTransformer
+            from transformers.utils import logging as hf_logging
+        except ImportError:
+            from copilot.core.errors import ModelMissing
+
+            raise ModelMissing('embed_backend = "torch" needs sentence-transformers and torch, which this '
+                               'installation leaves out: set embed_backend = "onnx-int8"') from None
 
         hf_logging.disable_progress_bar()  # its bars would cut through ours
         hf_logging.set_verbosity_error()

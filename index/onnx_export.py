@@ -3,19 +3,26 @@
 This is the only place that needs torch and transformers for the embedder,
 and it runs once per model per machine: the files are cached under
 `$COPILOT_HOME/models/embedders/` and every later run loads them with
-onnxruntime alone.  The export is checked against the torch model before it
-is kept, and written atomically under a file lock, so two processes starting
-at once cannot leave a half-written model behind.
+onnxruntime alone.  An offline bundle makes the export on its build machine
+and installs it under the installation's own prefix (`SHIPPED`), so the
+firm's machines need neither torch nor a first-use export.  The export is
+checked against the torch model before it is kept, and written atomically
+under a file lock, so two processes starting at once cannot leave a
+half-written model behind.
 """
 
 from __future__ import annotations
 
 import fcntl
+import importlib.util
 import os
 import shutil
+import sys
 import tempfile
 import warnings
 from pathlib import Path
+
+from copilot.core.errors import ModelMissing
 
 INPUTS = ("input_ids", "attention_mask", "token_type_ids")
 OPSET = 17
@@ -23,14 +30,44 @@ RECIPE = "qint8-per-channel"  # change it with the quantization: indexes built o
 FP32, INT8 = "model.onnx", f"model_{RECIPE}.onnx"
 
 
-def ensure(folder: Path, target: Path) -> Path:
-    """The folder holding `model.onnx` and `model_int8.onnx` for `folder`, exported if needed."""
-    if (target / INT8).is_file() and (target / FP32).is_file():
-        return target
+# Where an offline bundle's install.sh puts the exports it carries (read-only, beside the code).
+SHIPPED = Path(sys.prefix) / "share" / "firm-copilot" / "embedders"
+
+
+def export_name(folder: Path) -> str:
+    """The exports of a model folder are kept under this name (in the cache, or shipped)."""
+    return f"{folder.parent.name}-{folder.name}"
+
+
+def exported(folder: Path, cache: Path, file: str = INT8) -> Path | None:
+    """`file` (FP32 or INT8) exported from `folder`, if it exists: the installed copy, else the cache's."""
+    for place in (SHIPPED, cache):
+        if (place / export_name(folder) / file).is_file():
+            return place / export_name(folder) / file
+    return None
+
+
+def missing_for_export() -> list[str]:
+    """What making an export needs and this installation lacks (an offline bundle leaves them out)."""
+    return [m for m in ("torch", "transformers") if importlib.util.find_spec(m) is None]
+
+
+def ensure(folder: Path, cache: Path, file: str = INT8) -> Path:
+    """`file` exported from `folder`: found, or exported (both files) into `cache` first."""
+    found = exported(folder, cache, file)
+    if found:
+        return found
+    missing = missing_for_export()
+    if missing:
+        raise ModelMissing(
+            f"the embedder's ONNX export ({file}) is not installed, and making it needs "
+            f"{' and '.join(missing)}, which this installation leaves out: reinstall from the offline "
+            "bundle (it carries the export), or set embed_backend = \"onnx-int8\"")
+    target = cache / export_name(folder)
     target.parent.mkdir(parents=True, exist_ok=True)
     with open(target.parent / f".{target.name}.lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)  # another process may be exporting the same model
-        if not (target / INT8).is_file():
+        if not (target / file).is_file():
             work = Path(tempfile.mkdtemp(prefix=".export-", dir=target.parent))
             try:
                 _export(folder, work / FP32)
@@ -40,7 +77,7 @@ def ensure(folder: Path, target: Path) -> Path:
                 os.replace(work, target)
             finally:
                 shutil.rmtree(work, ignore_errors=True)
-    return target
+    return target / file
 
 
 def _export(folder: Path, path: Path) -> None:

@@ -163,8 +163,10 @@ def _speed(model: Path, prompt: list[int], context: int) -> tuple[float, float]:
 
     from llama_cpp import Llama
 
+    from copilot.cpu import kernels
     from copilot.llm import default_threads
 
+    kernels()
     llm = Llama(model_path=str(model), n_ctx=context, n_threads=default_threads(), verbose=False)
     began = time.perf_counter()
     llm.eval(prompt)
@@ -186,8 +188,10 @@ def _quality(model: Path, work: Path, tokens: list[int], window: int, reference:
     import numpy as np
     from llama_cpp import Llama
 
+    from copilot.cpu import kernels
     from copilot.llm import default_threads
 
+    kernels()
     llm = Llama(model_path=str(model), n_ctx=window, logits_all=True, n_threads=default_threads(),
                 verbose=False)
     n_rows = sum(len(tokens[i:i + window]) - 1 for i in range(0, len(tokens), window))

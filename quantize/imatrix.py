@@ -89,9 +89,11 @@ def collect(model: Path, tokens: list[int], window: int = 512, threads: int = 0,
     import llama_cpp
     import numpy as np
 
+    from copilot.cpu import kernels
     from copilot.llm import quiet_llama
 
     quiet_llama()
+    kernels()
     lib = _ggml()
     mul_mat = _op(lib, b"MUL_MAT")
     found = Imatrix()

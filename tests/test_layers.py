@@ -5,7 +5,8 @@
     copilot/*.py    the engine (answering, models, audit) and the tools (doctor, eval, bundle)
     quantize/       a tool                                          → core, the engine's parts
     copilot/remote  a firm server's engine, seen from a client      → core only
-    copilot/server  `copilot serve`: identity, queue, HTTP          → core, the policy, the engine
+    copilot/server  `copilot serve`: identity, queue, HTTP          → core, the policy, the engine;
+                    its model host                                  → the CPU kernels
     copilot/cli     the command line                                → core, the tools, the app, the server;
                                                                       an engine only where it is built
     tui/            the app                                         → core only
@@ -85,8 +86,8 @@ def upward(table: dict[str, set[str]]) -> list[str]:
             elif within(module, "copilot.remote"):
                 rule = within(name, "copilot.core") or name == "copilot", "a remote engine imports only core"
             elif within(module, "copilot.server"):
-                rule = within(name, "copilot.core", "copilot.server", "copilot.access", "copilot.engine") \
-                    or name == "copilot", "the server imports core, the policy and the engine"
+                rule = within(name, "copilot.core", "copilot.server", "copilot.access", "copilot.engine", "copilot.cpu") \
+                    or name == "copilot", "the server imports core, the policy and the engine (its model host, the CPU kernels)"
             elif within(module, "copilot.cli"):
                 allowed = within(name, "copilot.core", "copilot.cli", "tui.app", "copilot.server.run", *TOOLS) \
                     or name == "copilot" \

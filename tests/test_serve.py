@@ -167,7 +167,7 @@ def firm(tmp_path_factory, tiny_model):
 
 
 def _model_server(model: Path, port: int) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, "-m", "llama_cpp.server", "--model", str(model), "--host", "127.0.0.1",
+    return subprocess.Popen([sys.executable, "-m", "copilot.server.model", "--model", str(model), "--host", "127.0.0.1",
                              "--port", str(port), "--interrupt_requests", "False", "--n_ctx", "2048"],
                             stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
 

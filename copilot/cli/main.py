@@ -223,18 +223,22 @@ def models(ctx: click.Context, as_json: bool) -> None:
 @click.option("--no-models", is_flag=True, help="Carry no language model (for a shared model folder).")
 @click.option("--llama-wheel", type=click.Path(path_type=Path, exists=True, dir_okay=False),
               help="The llama-cpp-python wheel to carry (default: the one installed here).")
+@click.option("--python", "pythons", multiple=True, metavar="X.Y",
+              help="A Python series to carry wheels for; repeatable (default: 3.11 and 3.12).")
 @click.pass_context
 def bundle(ctx: click.Context, out_dir: Path, extra: tuple[str, ...], no_models: bool,
-           llama_wheel: Path | None) -> None:
+           llama_wheel: Path | None, pythons: tuple[str, ...]) -> None:
     """Build the offline installer: one archive with every wheel, the models and install.sh.
 
-    Run it on a connected build machine like the target (same Python, CPU
-    architecture): pip fetches the dependency wheels it has not cached.
+    Run it on a connected Linux build machine of the target's architecture: pip
+    fetches the dependency wheels it has not cached, for every Python series the
+    bundle installs on (--python; default 3.11 and 3.12).
     """
-    from copilot.bundle import build, models_to_carry, size_report
+    from copilot.bundle import PYTHONS, build, models_to_carry, size_report
 
     models = models_to_carry(ctx.obj.models_dir, extra, no_models, percent("preparing model"))
-    built = build(out_dir, models, llama_wheel, lambda s: click.echo(s, err=True))
+    built = build(out_dir, models, ctx.obj.models_dir / "embedders", llama_wheel, pythons or PYTHONS,
+                  lambda s: click.echo(s, err=True))
     for line in size_report(built):
         click.echo(line)
     click.echo(f"checksum: {built.path}.sha256 (publish it apart from the archive)")

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Install (or upgrade in place) the offline copilot from this folder, with no network.
 #   ./install.sh [PREFIX]        default PREFIX: ~/.local/copilot
-#   PYTHON=/path/to/python3.11 ./install.sh   to choose the interpreter
+#   PYTHON=/path/to/python3 ./install.sh   to choose the interpreter (a series the bundle carries)
 # Nothing is changed before every file has passed its SHA256SUMS check and this
 # machine's Python, architecture and CPU are ones the bundle was built for.
 # The user's index and conversations live in $COPILOT_HOME (not under PREFIX):
@@ -28,13 +28,27 @@ extra=$(comm -13 <(printf '%s\n' "$listed") <(printf '%s\n' "$present"))
 # shellcheck source=/dev/null
 . "$HERE/BUILD-INFO"  # read only once it has passed its check
 
-PY=${PYTHON:-python$PYTHON_SERIES}
-command -v "$PY" >/dev/null || PY=python3
-have=$("$PY" -c 'import sys; print(f"{sys.version_info[0]}.{sys.version_info[1]}")' 2>/dev/null || echo none)
-[[ $have == "$PYTHON_SERIES" ]] || fail "this bundle needs Python $PYTHON_SERIES (its wheels are built for it); found $have. Set PYTHON=/path/to/python$PYTHON_SERIES"
+# The interpreter: $PYTHON, else the first of python3 and python3.X (each series carried) that
+# is one the bundle has wheels for.
+series_of() { "$1" -c 'import sys; print("%d.%d" % sys.version_info[:2])' 2>/dev/null || echo none; }
+carried=" $(for v in $PYTHONS; do printf '%s ' "${v%.*}"; done)"
+if [[ -n ${PYTHON:-} ]]; then
+  PY=$PYTHON
+else
+  PY=""
+  for candidate in python3 $(for v in $PYTHONS; do printf 'python%s ' "${v%.*}"; done); do
+    command -v "$candidate" >/dev/null && [[ $carried == *" $(series_of "$candidate") "* ]] && { PY=$candidate; break; }
+  done
+  [[ -n $PY ]] || fail "this bundle installs on Python$carried(python3 or python3.X); none was found. Set PYTHON=/path/to/python3"
+fi
+have=$(series_of "$PY")
+[[ $carried == *" $have "* ]] || fail "this bundle carries wheels for Python$carried(not $have, which $PY is). Set PYTHON=/path/to/one of those"
 full=$("$PY" -c 'import sys; print("%d.%d.%d" % sys.version_info[:3])')
-"$PY" -c "import sys; sys.exit(sys.version_info[:3] < tuple(map(int, '$PYTHON_MIN'.split('.'))))" ||
-  fail "this bundle needs Python $PYTHON_MIN or later ($PYTHON_MIN_FOR requires it); $PY is $full. Set PYTHON=/path/to/a newer python$PYTHON_SERIES"
+for v in $PYTHONS; do
+  [[ ${v%.*} == "$have" ]] && need=$v
+done
+"$PY" -c "import sys; sys.exit(sys.version_info[:3] < tuple(map(int, '$need'.split('.'))))" ||
+  fail "this bundle needs Python $need or later of the $have series; $PY is $full"
 [[ $(uname -m) == "$MACHINE" ]] || fail "this bundle is for $MACHINE machines; this one is $(uname -m)"
 if [[ -n $CPU_FLAGS && -r /proc/cpuinfo ]]; then
   cpu=" $(grep -m1 '^flags' /proc/cpuinfo | cut -d: -f2) "
@@ -44,16 +58,38 @@ if [[ -n $CPU_FLAGS && -r /proc/cpuinfo ]]; then
   build the bundle with LLAMA_CMAKE_ARGS set for this CPU (see INSTALL.txt)"
 fi
 
-say "installing into $PREFIX"
+say "installing into $PREFIX with $PY ($full)"
 mkdir -p "$PREFIX/bin"
-[[ -x $PREFIX/venv/bin/python ]] || "$PY" -m venv "$PREFIX/venv"
+if [[ -x $PREFIX/venv/bin/python && $(series_of "$PREFIX/venv/bin/python") != "$have" ]]; then
+  rm -rf "$PREFIX/venv"  # made by another Python series: its wheels do not fit this one
+fi
 # Only the bundle's wheels: no index, and none of this machine's pip settings.
 export PIP_CONFIG_FILE=/dev/null PIP_NO_INDEX=1 PIP_DISABLE_PIP_VERSION_CHECK=1
+if [[ ! -x $PREFIX/venv/bin/python ]]; then
+  # Without ensurepip (Debian ships it apart, in python3-venv): pip comes from the bundle's wheel.
+  "$PY" -m venv --without-pip "$PREFIX/venv"
+fi
+pip_wheel=$(ls "$HERE"/wheelhouse/pip-*.whl)
+"$PREFIX/venv/bin/python" -m pip --version >/dev/null 2>&1 ||
+  "$PREFIX/venv/bin/python" "$pip_wheel/pip" install -q --no-index "$pip_wheel"
 "$PREFIX/venv/bin/python" -m pip install -q --no-index --find-links "$HERE/wheelhouse" \
-  "$HERE"/wheelhouse/*.whl
+  -r "$HERE/requirements-$have.txt"
+# Model packages, without the dependencies they declare for making them (BUILD-INFO's NO_DEPS).
+[[ -z $NO_DEPS ]] || (cd "$HERE/wheelhouse" && "$PREFIX/venv/bin/python" -m pip install -q --no-index --no-deps $NO_DEPS)
 # The same version built again (a fix) must replace the one installed, not be skipped.
 "$PREFIX/venv/bin/python" -m pip install -q --no-index --force-reinstall --no-deps \
   "$HERE"/wheelhouse/firm_copilot-*.whl
+# The embedder's ONNX export, made on the build machine (the copilot reads it from here).
+embedders="$PREFIX/venv/share/firm-copilot/embedders"
+for export in "$HERE"/embedders/*/*; do
+  target="$embedders/$(basename "$(dirname "$export")")/$(basename "$export")"
+  mkdir -p "$(dirname "$target")"
+  cmp -s "$export" "$target" 2>/dev/null || { cp "$export" "$target.part" && mv "$target.part" "$target"; }
+done
+if [[ $LLAMA_KERNELS == portable ]]; then
+  say "llama.cpp: portable build; on this CPU: $("$PREFIX/venv/bin/python" -c \
+    'from copilot.cpu import kernels; print(kernels().describe())' 2>&1 | tail -1)"
+fi
 
 if [[ $MODELS == yes ]]; then
   mkdir -p "$PREFIX/models"
