@@ -43,9 +43,9 @@ PYTHONS = {"3.11": "/usr/bin/python3.11", "3.12": str(max(Path.home().glob(".pye
 SPEED = """
 import json, sys, time
 from llama_cpp import Llama
-from copilot.cpu import kernels
+from copilot.compute import backends
 from copilot.llm import default_threads
-used = kernels(sys.argv[2])
+used = backends(sys.argv[2])
 llm = Llama(model_path=sys.argv[1], n_ctx=1024, n_threads=default_threads(), verbose=False)
 prompt = llm.tokenize(("The parties agree that the Supplier shall indemnify the Customer. " * 40).encode())[:384]
 began = time.perf_counter(); llm.eval(prompt); read = time.perf_counter() - began

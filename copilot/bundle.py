@@ -297,6 +297,7 @@ def _write_installer(stage: Path, version: str, cmake_args: str, with_models: bo
         "MACHINE": sysconfig.get_platform().split("-")[-1], "MODELS": "yes" if with_models else "no",
         "CPU_FLAGS": " ".join(required_cpu_flags(cmake_args)), "LLAMA_CMAKE_ARGS": cmake_args or "unknown",
         "LLAMA_KERNELS": "portable" if "GGML_CPU_ALL_VARIANTS=ON" in cmake_args else "one CPU",
+        "LLAMA_GPU": "CUDA" if "GGML_CUDA=ON" in cmake_args.upper() else "",
         "BUILT": time.strftime("%Y-%m-%d %H:%M:%S"),
     }
     (stage / "BUILD-INFO").write_text("".join(f"{k}='{v}'\n" for k, v in info.items()))

@@ -22,15 +22,20 @@ def report(config: Config, echo: Callable[[str], None], strict: bool = False) ->
     local model against its recorded sha256, and the index databases' integrity."""
     line = Checks(echo)
     echo(f"home: {config.home}")
+    path = None
     try:
         path, verdict = verify_llm(config.model, config.models_dir)
         line(True, "language model", f"{config.model}: {path} ({verdict})")
     except CopilotError as exc:
         line(False, "language model", str(exc))
     try:
-        from copilot.cpu import kernels
+        from copilot.compute import backends
+        from copilot.llm import layers_of
 
-        line(True, "llama.cpp", kernels().describe())
+        found = backends()
+        line(True, "llama.cpp", found.describe())
+        used, how = found.gpu_use(config.gpu_layers, layers_of(path) if path else 0)
+        line(used, "GPU", how)
     except CopilotError as exc:
         line(False, "llama.cpp", str(exc))
     try:

@@ -45,6 +45,12 @@ def _metadata(path: Path) -> dict[str, str]:
         return dict(Llama(model_path=str(path), vocab_only=True, verbose=False).metadata)
 
 
+def layers_of(path: Path) -> int:
+    """How many transformer layers (blocks) a GGUF model has: what gpu_layers counts."""
+    meta = _metadata(path)
+    return int(meta.get(f"{meta.get('general.architecture', '')}.block_count", 0) or 0)
+
+
 CHATML = ("{% for m in messages %}<|im_start|>{{ m['role'] }}\n{{ m['content'] }}<|im_end|>\n{% endfor %}"
           "{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}")
 
@@ -72,9 +78,9 @@ class LlamaGenerator:
         from llama_cpp import Llama
         from llama_cpp.llama_chat_format import Jinja2ChatFormatter
 
-        from copilot.cpu import kernels
+        from copilot.compute import backends
 
-        kernels()  # a portable build's CPU kernels are loaded before the first model
+        backends()  # a portable build's CPU kernels, and a GPU build's CUDA ones, load before the first model
         self.path = path
         self.temperature = temperature
         # Past its trained length a model's answers degrade silently: never go there.

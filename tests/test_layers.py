@@ -86,7 +86,7 @@ def upward(table: dict[str, set[str]]) -> list[str]:
             elif within(module, "copilot.remote"):
                 rule = within(name, "copilot.core") or name == "copilot", "a remote engine imports only core"
             elif within(module, "copilot.server"):
-                rule = within(name, "copilot.core", "copilot.server", "copilot.access", "copilot.engine", "copilot.cpu") \
+                rule = within(name, "copilot.core", "copilot.server", "copilot.access", "copilot.engine", "copilot.compute") \
                     or name == "copilot", "the server imports core, the policy and the engine (its model host, the CPU kernels)"
             elif within(module, "copilot.cli"):
                 allowed = within(name, "copilot.core", "copilot.cli", "tui.app", "copilot.server.run", *TOOLS) \

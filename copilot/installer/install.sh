@@ -86,9 +86,21 @@ for export in "$HERE"/embedders/*/*; do
   mkdir -p "$(dirname "$target")"
   cmp -s "$export" "$target" 2>/dev/null || { cp "$export" "$target.part" && mv "$target.part" "$target"; }
 done
+if [[ ${LLAMA_GPU:-} == CUDA ]]; then
+  # The CUDA kernels load only where the driver and the CUDA runtime's cuBLAS are on the library path.
+  libs=$(ldconfig -p 2>/dev/null || true)
+  missing=""
+  [[ $libs == *"libcuda.so.1 "* ]] || missing+=" the NVIDIA driver (libcuda.so.1)"
+  [[ $libs == *"libcublas.so."* ]] || missing+="${missing:+ and} the CUDA runtime's cuBLAS (libcublas)"
+  if [[ -z $missing ]]; then
+    say "llama.cpp: built for NVIDIA GPUs; driver and cuBLAS found (gpu_layers in config.toml puts layers on the GPU)"
+  else
+    say "llama.cpp: built for NVIDIA GPUs, but this machine lacks$missing: the CPU will answer"
+  fi
+fi
 if [[ $LLAMA_KERNELS == portable ]]; then
   say "llama.cpp: portable build; on this CPU: $("$PREFIX/venv/bin/python" -c \
-    'from copilot.cpu import kernels; print(kernels().describe())' 2>&1 | tail -1)"
+    'from copilot.compute import backends; print(backends().describe())' 2>&1 | tail -1)"
 fi
 
 if [[ $MODELS == yes ]]; then

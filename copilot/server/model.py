@@ -1,9 +1,10 @@
 """`python -m copilot.server.model [llama_cpp.server's options]`: a model server for `copilot serve`.
 
 llama-cpp-python's OpenAI-compatible server, started once llama.cpp's CPU
-kernels for this CPU are loaded (copilot.cpu): a portable build's kernels are
-not where ggml looks for them from a Python process, so `python -m
-llama_cpp.server` alone finds none.  Everything else is llama_cpp.server's own.
+kernels for this CPU and a GPU build's GPU backend are loaded
+(copilot.compute): they are not where ggml looks for them from a Python
+process, so `python -m llama_cpp.server` alone finds none.  Everything else
+is llama_cpp.server's own.
 """
 
 from __future__ import annotations
@@ -12,9 +13,9 @@ import runpy
 
 
 def main() -> None:
-    from copilot.cpu import kernels
+    from copilot.compute import backends
 
-    kernels()
+    backends()
     runpy.run_module("llama_cpp.server", run_name="__main__", alter_sys=True)
 
 

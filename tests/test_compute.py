@@ -8,11 +8,11 @@ import sys
 
 import pytest
 
-from copilot.cpu import BUILT_IN, kernels
+from copilot.compute import BUILT_IN, backends
 
 
 def test_the_kernels_in_use_are_named_and_are_the_best_this_cpu_can_run() -> None:
-    used = kernels()
+    used = backends()
     if not used.carried:
         assert used.variant == BUILT_IN and "one CPU" in used.describe()
         pytest.skip("llama.cpp here is built for this CPU alone (LLAMA_BUILD=native): nothing to choose")
@@ -44,8 +44,8 @@ def test_a_model_answers_on_them(tiny_model) -> None:
 
 GREEDY = """
 import sys
-from copilot.cpu import kernels
-used = kernels(sys.argv[2])
+from copilot.compute import backends
+used = backends(sys.argv[2])
 from llama_cpp import Llama
 llm = Llama(model_path=sys.argv[1], n_ctx=256, n_threads=1, verbose=False)
 print(used.variant, repr(llm.create_completion("The capital of France is", max_tokens=8, temperature=0)["choices"][0]["text"]))
@@ -54,7 +54,7 @@ print(used.variant, repr(llm.create_completion("The capital of France is", max_t
 
 def test_the_kernels_an_avx2_laptop_or_any_x86_64_gets_answer_as_this_cpus_best_do(tiny_model) -> None:
     """haswell: what an AVX2-only CPU (2013 on) runs; x64: the baseline for anything older."""
-    if not kernels().carried:
+    if not backends().carried:
         pytest.skip("llama.cpp here is built for this CPU alone (LLAMA_BUILD=native)")
     said = {}
     for variant in ("", "haswell", "x64"):  # "": ggml's choice for this CPU
@@ -62,6 +62,28 @@ def test_the_kernels_an_avx2_laptop_or_any_x86_64_gets_answer_as_this_cpus_best_
                              text=True, timeout=120)
         assert run.returncode == 0, run.stderr[-2000:]
         loaded, text = run.stdout.strip().split(" ", 1)
-        assert loaded == (variant or kernels().variant)
+        assert loaded == (variant or backends().variant)
         said[loaded] = text
     assert len(set(said.values())) == 1 and "Paris" in next(iter(said.values())), said
+
+
+def test_doctor_says_whether_the_gpu_takes_the_layers_and_why_not() -> None:
+    from copilot.compute import Backends, Gpu
+
+    h200 = Gpu("CUDA0", "NVIDIA H200", 150_109_880_320, 149_557_477_376)
+    cpu_only, cuda_no_driver = Backends("zen4", ("zen4",)), Backends("zen4", ("zen4",), "CUDA")
+    with_gpu = Backends("zen4", ("zen4",), "CUDA", (h200,))
+    assert cpu_only.gpu_use(0, 28) == (True, "not used (gpu_layers = 0)")
+    assert with_gpu.gpu_use(0, 28) == (True, "not used (gpu_layers = 0); CUDA0 (NVIDIA H200, 139.8 GiB, 139.3 free) found")
+    assert with_gpu.gpu_use(99, 28) == (True, "28 of 28 layers on CUDA0 (NVIDIA H200, 139.8 GiB, 139.3 free)")
+    assert with_gpu.gpu_use(10, 28)[1].startswith("10 of 28 layers")
+    assert cpu_only.gpu_use(99, 28) == (False, "gpu_layers = 99, but this llama.cpp has no GPU backend "
+                                               "(LLAMA_BUILD=cuda builds one): the CPU answers")
+    assert cuda_no_driver.gpu_use(99, 28) == (False, "gpu_layers = 99, but this llama.cpp's CUDA backend found no "
+                                                     "usable GPU or driver: the CPU answers")
+
+
+def test_the_layers_gpu_layers_counts_are_read_from_the_model(tiny_model) -> None:
+    from copilot.llm import layers_of
+
+    assert layers_of(tiny_model) == 30  # SmolLM2-135M
