@@ -220,7 +220,7 @@ def _wheelhouse(stage: Path, ours: list[Path], pythons: Sequence[str], tmp: Path
             if not (wheels / wheel.name).exists():  # a pure wheel both series share is carried once
                 shutil.move(wheel, wheels / wheel.name)
         files = [wheels / w.name for _, w in chosen.values()] + ours
-        oldest[series] = oldest_python(files, series)[0]
+        oldest[series] = oldest_python(files, series)
         (stage / f"requirements-{series}.txt").write_text("".join(
             f"{_dist_of(w)}=={_version_of(w)}\n" for w in sorted(files)
             if canonicalize_name(_dist_of(w)) not in NO_DEPS))
@@ -261,14 +261,13 @@ def _installed(dist: str) -> str:
         raise BundleError(f"{dist} is not installed: run scripts/setup.sh first") from None
 
 
-def oldest_python(wheels: Sequence[Path], series: str) -> tuple[str, str]:
-    """The oldest release of `series` every wheel accepts ("3.11.0"), and the wheel that says
-    otherwise ("" when none does)."""
+def oldest_python(wheels: Sequence[Path], series: str) -> str:
+    """The oldest release of `series` every wheel accepts ("3.11.0")."""
     import zipfile
 
     from packaging.specifiers import SpecifierSet
 
-    patch, culprit = 0, ""
+    patch = 0
     for wheel in sorted(wheels):
         with zipfile.ZipFile(wheel) as zf:
             meta = next((n for n in zf.namelist() if n.endswith(".dist-info/METADATA")), None)
@@ -281,9 +280,8 @@ def oldest_python(wheels: Sequence[Path], series: str) -> tuple[str, str]:
         first = next((p for p in range(patch, 100) if f"{series}.{p}" in allowed), None)
         if first is None:
             raise BundleError(f"{wheel.name} does not install on any Python {series}")
-        if first > patch:
-            patch, culprit = first, f"{_dist_of(wheel)} {_version_of(wheel)}"
-    return f"{series}.{patch}", culprit
+        patch = max(patch, first)
+    return f"{series}.{patch}"
 
 
 def _write_installer(stage: Path, version: str, cmake_args: str, with_models: bool,

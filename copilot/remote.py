@@ -75,6 +75,7 @@ class RemoteEngine:
 
         body = {"question": question, "history": [a.to_dict() for a in history]}
         done = threading.Event()
+        failure = "closed the connection before answering"
         try:
             with self._http.stream("POST", self.base + "/v1/ask", json=body) as response:
                 if response.status_code != 200:
@@ -95,14 +96,12 @@ class RemoteEngine:
                     elif "error" in event:
                         raise _typed(event)
         except (httpx.HTTPError, httpx.StreamError) as exc:
-            if cancel is not None and cancel.is_set():
-                return Answer(question, "", False, cancelled=True)
-            raise Unavailable(f"the server {self.config.server} failed: {exc}") from None
+            failure = f"failed: {exc}"
         finally:
             done.set()
-        if cancel is not None and cancel.is_set():
+        if cancel is not None and cancel.is_set():  # Esc: the stream was cut on purpose
             return Answer(question, "", False, cancelled=True)
-        raise Unavailable(f"the server {self.config.server} closed the connection before answering")
+        raise Unavailable(f"the server {self.config.server} {failure}")
 
     def index(self, paths: Iterable[Path], progress: Progress | None = None, passwords: Sequence[str] = (),
               collection: str | None = None, folders: Mapping[Path, str] | None = None) -> Summary:

@@ -36,7 +36,7 @@ if [[ -n ${PYTHON:-} ]]; then
   PY=$PYTHON
 else
   PY=""
-  for candidate in python3 $(for v in $PYTHONS; do printf 'python%s ' "${v%.*}"; done); do
+  for candidate in python3 $(printf 'python%s ' $carried); do
     command -v "$candidate" >/dev/null && [[ $carried == *" $(series_of "$candidate") "* ]] && { PY=$candidate; break; }
   done
   [[ -n $PY ]] || fail "this bundle installs on Python$carried(python3 or python3.X); none was found. Set PYTHON=/path/to/python3"
