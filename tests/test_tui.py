@@ -443,6 +443,32 @@ async def test_typing_while_the_sources_list_has_focus_goes_to_the_question_box(
 
 
 @pytest.mark.asyncio
+async def test_typing_into_the_sources_list_on_a_busy_machine_asks_every_key_in_order(tmp_path, monkeypatch) -> None:
+    """Keys keep coming from the terminal while the list is still taken up with the first ones."""
+    import asyncio
+
+    from textual import events
+
+    async def busy(self, event) -> None:  # a loaded machine: each key takes the list a while
+        await asyncio.sleep(0.02)
+
+    monkeypatch.setattr(Sources, "on_key", busy, raising=False)
+    app = make_app(tmp_path)
+    async with app.run_test() as pilot:
+        await ask_and_wait(pilot, "how long are client matter files kept")
+        await pilot.press("ctrl+o")
+        assert app.chat.query_one(Sources).has_focus
+        text = "and how long is e-mail kept, in detail?"
+        for character in text:  # as a fast typist's keys arrive: a few milliseconds apart
+            app.post_message(events.Key(character, character))
+            await asyncio.sleep(0.005)
+        app.post_message(events.Key("enter", "\r"))
+        await pilot.pause(1)
+        assert turns(app)[-1].question == text
+        assert app.chat.query_one("#question", Input).value == ""
+
+
+@pytest.mark.asyncio
 async def test_an_answer_cancelled_by_leaving_its_conversation_does_not_land_in_the_next(tmp_path) -> None:
     app = make_app(tmp_path, reply=" ".join(f"word{i}" for i in range(200)), delay=0.03)
     async with app.run_test() as pilot:

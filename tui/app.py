@@ -14,7 +14,7 @@ from dataclasses import replace
 from functools import partial
 from pathlib import Path
 
-from textual import work
+from textual import events, work
 from textual.app import App, SystemCommand
 from textual.binding import Binding
 from textual.reactive import reactive
@@ -72,6 +72,12 @@ class CopilotApp(App[None]):
 
     def get_default_screen(self) -> Screen:
         return self.chat
+
+    async def on_event(self, event: events.Event) -> None:
+        # Keys come here one at a time, in the order typed, before any widget sees them.
+        if isinstance(event, events.Key) and not event.is_forwarded and self.screen is self.chat:
+            self.chat.take_typing(event)
+        await super().on_event(event)
 
     def _model_name(self) -> str:
         return Path(self.engine.model).name.removesuffix(".gguf")

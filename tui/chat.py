@@ -176,14 +176,18 @@ class ChatScreen(ConversationActions, Screen[None]):
         self.turns[self.busy].cancel()
         self.busy = None
 
-    def on_key(self, event: events.Key) -> None:
-        """Typing in a list (sources, chats) goes to the question box: the user is asking."""
+    def take_typing(self, key: events.Key) -> None:
+        """Typing in a list (sources, chats) goes to the question box: the user is asking.
+
+        The app calls this before it hands `key` to the focused widget, so focus moves in
+        the order keys are typed and this key and every later one reach the box.  (Moved by
+        the list's own key handler, it came too late: keys the app had already handed the
+        list arrived after ones typed later, or not at all.)
+        """
         question = self.query_one("#question", Input)
-        if event.is_printable and event.character and not question.has_focus \
-                and event.character != "?":
-            question.focus()
-            question.insert_text_at_cursor(event.character)
-            event.stop()
+        if key.is_printable and key.character and key.character != "?" \
+                and self.focused is not question:
+            self.set_focus(question)
 
     # Sources --------------------------------------------------------------
 
