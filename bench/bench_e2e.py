@@ -29,16 +29,11 @@ sys.path.insert(0, str(HERE))
 
 from copilot.core.config import Config  # noqa: E402
 from copilot.engine import Copilot  # noqa: E402
-from report import machine, record  # noqa: E402
+from report import machine, percentile, record  # noqa: E402
 
 
 def peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-
-
-def pct(values: list[float], q: float) -> float:
-    values = sorted(values)
-    return values[min(len(values) - 1, round(q * (len(values) - 1)))]
 
 
 def pick_questions(n: int, docs: set[str]) -> list[dict]:
@@ -128,8 +123,8 @@ def main() -> None:
         ("chunks/s", f"{summary.chunks / index_s:.1f}"),
         ("no-change re-index", f"{again.seconds:.2f} s ({again.seconds / index_s:.1%} of first)"),
         ("questions answered", f"{len(ttft)} of {len(questions)} (model: {args.model})"),
-        ("time to first token p50 / p95", f"{pct(ttft, .5):.0f} / {pct(ttft, .95):.0f} ms"),
-        ("answer latency p50 / p95", f"{pct(total, .5):.0f} / {pct(total, .95):.0f} ms"),
+        ("time to first token p50 / p95", f"{percentile(ttft, .5):.0f} / {percentile(ttft, .95):.0f} ms"),
+        ("answer latency p50 / p95", f"{percentile(total, .5):.0f} / {percentile(total, .95):.0f} ms"),
         ("generation tokens/s (product, median)", f"{ours_tps:.1f}"),
         ("generation tokens/s (plain llama_cpp, median)", f"{plain_tps:.1f}"),
         ("product / plain ratio", f"{ours_tps / plain_tps:.3f}"),

@@ -39,7 +39,7 @@ from copilot.engine import Copilot  # noqa: E402
 from copilot.models import resolve_llm  # noqa: E402
 from copilot.remote import RemoteEngine  # noqa: E402
 from copilot.server.gateway import Gateway  # noqa: E402
-from report import record  # noqa: E402
+from report import percentile, record  # noqa: E402
 
 CUAD = ROOT.parent / "shared" / "eval" / "cuad"
 BIN = Path(sys.executable).parent
@@ -113,11 +113,6 @@ def ask_all(engine, questions: list[str]) -> list[dict]:
         out.append({"ok": ok, "seconds": ended - started, "queue": queued,
                     "ttft": (first[0] - started) if first[0] else None})
     return out
-
-
-def percentile(values: list[float], p: float) -> float:
-    values = sorted(values)
-    return values[min(len(values) - 1, int(round(p * (len(values) - 1))))] if values else float("nan")
 
 
 def main() -> None:

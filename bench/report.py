@@ -14,6 +14,12 @@ from copilot.eval import figures_by_measure, markdown_table  # every script puts
 HERE = Path(__file__).resolve().parent
 
 
+def percentile(values: list[float], q: float) -> float:
+    """The `q` quantile of `values` (0.5: the median), one of the values themselves."""
+    values = sorted(values)
+    return values[min(len(values) - 1, round(q * (len(values) - 1)))]
+
+
 def machine() -> str:
     """The machine in one line (CPU count matters most for every figure here)."""
     return f"{platform.machine()}, {len(os.sched_getaffinity(0))} cores, Python {platform.python_version()}"

@@ -75,9 +75,9 @@ class Access:
         return f"{self.person.user} may read {what} (policy {self.policy})"
 
 
-def load(policy: Path, person: Person | None = None) -> Access:
-    """The access `person` (default: the current OS user) has under `policy`."""
-    person = person or Person.current()
+def tables(policy: Path) -> tuple[dict, dict]:
+    """The policy's [users] and [groups] tables; `AccessDenied` (why, in one line) if the file
+    is missing, unreadable or not made of those two tables."""
     try:
         data = tomllib.loads(policy.read_text(encoding="utf-8"))
     except FileNotFoundError:
@@ -85,10 +85,17 @@ def load(policy: Path, person: Person | None = None) -> Access:
                            "(see README, 'Ethical walls')") from None
     except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
         raise AccessDenied(f"the access policy {policy} cannot be read ({exc}): nothing can be read") from None
-    allowed: set[str] = set()
     users, groups = data.get("users", {}), data.get("groups", {})
     if not isinstance(users, dict) or not isinstance(groups, dict):
         raise AccessDenied(f"the access policy {policy} is malformed: [users] and [groups] must be tables")
+    return users, groups
+
+
+def load(policy: Path, person: Person | None = None) -> Access:
+    """The access `person` (default: the current OS user) has under `policy`."""
+    person = person or Person.current()
+    users, groups = tables(policy)
+    allowed: set[str] = set()
     for table, names in ((users, {person.user}), (groups, person.groups)):
         for name in names & set(table):
             value = table[name]

@@ -71,6 +71,7 @@ class EndpointGenerator:
         self.temperature = temperature
         self._http = httpx.Client(timeout=httpx.Timeout(timeout, connect=5.0))
         self._counts: dict[str, int] = {}
+        self._firsts: dict[str, int] = {}  # text → its first token, for `avoid` (the same few each answer)
         self._tokenizer: dict[str, tuple[str, str]] = {}  # server → (path, field) of its tokenize call
         self.model_id = self._call(lambda url: self._get(url, "/v1/models")["data"][0]["id"])
         self.last_prompt_tokens = self.last_completion_tokens = 0
@@ -121,8 +122,7 @@ class EndpointGenerator:
         if stop:
             body["stop"] = list(stop)
         if avoid:
-            firsts = {self._call(lambda url, o=o: self._tokens(url, o))[0] for o in avoid if o}
-            body["logit_bias"] = {str(t): -100 for t in firsts}
+            body["logit_bias"] = {str(self._first_token(o)): -100 for o in avoid if o}
         self.last_prompt_tokens = self.last_completion_tokens = 0
         for url in self.endpoints.order():
             started = False
@@ -137,6 +137,12 @@ class EndpointGenerator:
                 if started or (cancel is not None and cancel.is_set()):
                     raise  # half an answer cannot be finished by another server
         raise Unavailable(f"no model server answered ({', '.join(self.endpoints.urls)})")
+
+    def _first_token(self, text: str) -> int:
+        """The served model's first token of `text` (asked once per text)."""
+        if text not in self._firsts:
+            self._firsts[text] = self._call(lambda url: self._tokens(url, text))[0]
+        return self._firsts[text]
 
     # The API ----------------------------------------------------------------------------
 

@@ -45,6 +45,17 @@ def _metadata(path: Path) -> dict[str, str]:
         return dict(Llama(model_path=str(path), vocab_only=True, verbose=False).metadata)
 
 
+def load_llama(path: Path, **params):
+    """`llama_cpp.Llama(path, **params)`, quietly, with this machine's llama.cpp kernels loaded
+    first (copilot.compute): a portable build finds none by itself, and a model then fails to load."""
+    from llama_cpp import Llama
+
+    from copilot.compute import backends
+
+    backends()
+    return Llama(model_path=str(path), verbose=False, **params)
+
+
 def layers_of(path: Path) -> int:
     """How many transformer layers (blocks) a GGUF model has: what gpu_layers counts."""
     meta = _metadata(path)
@@ -75,24 +86,19 @@ class LlamaGenerator:
         temperature: float = 0.0,
     ):
         import llama_cpp
-        from llama_cpp import Llama
         from llama_cpp.llama_chat_format import Jinja2ChatFormatter
 
-        from copilot.compute import backends
-
-        backends()  # a portable build's CPU kernels, and a GPU build's CUDA ones, load before the first model
         self.path = path
         self.temperature = temperature
         # Past its trained length a model's answers degrade silently: never go there.
         # (Read from the file's metadata first: the KV cache is sized by n_ctx.)
         meta = _metadata(path)
         trained = int(meta.get(f"{meta.get('general.architecture', '')}.context_length", 0) or 0)
-        self._llm = Llama(
-            model_path=str(path),
+        self._llm = load_llama(
+            path,
             n_ctx=min(context_window, trained) if trained else context_window,
             n_threads=threads or default_threads(),
             n_gpu_layers=gpu_layers,
-            verbose=False,
         )
         model = self._llm._model
         eos, bos = self._llm.token_eos(), self._llm.token_bos()

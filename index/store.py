@@ -102,17 +102,19 @@ class ChromaStore:
 
     def clear(self) -> None:
         """Drop every chunk (the index is being rebuilt with another embedder)."""
-        self._client.delete_collection(COLLECTION)
-        self._col = self._client.get_or_create_collection(
-            COLLECTION, metadata={"hnsw:space": "cosine"}, embedding_function=None
-        )
+        with self._reaching():
+            self._client.delete_collection(COLLECTION)
+            self._col = self._client.get_or_create_collection(
+                COLLECTION, metadata={"hnsw:space": "cosine"}, embedding_function=None
+            )
 
     def paths(self) -> dict[str, int]:
         """path → number of chunks stored, for every file with chunks (consistency checks)."""
         counts: dict[str, int] = {}
         total, step = self.count(), 5000
         for offset in range(0, total, step):
-            got = self._col.get(include=["metadatas"], limit=step, offset=offset)
+            with self._reaching():
+                got = self._col.get(include=["metadatas"], limit=step, offset=offset)
             for meta in got["metadatas"]:
                 counts[str(meta["path"])] = counts.get(str(meta["path"]), 0) + 1
         return counts
@@ -125,7 +127,8 @@ class ChromaStore:
 
     def delete_path(self, path: str) -> None:
         """Remove every chunk of a file, whatever its version."""
-        self._col.delete(where={"path": path})
+        with self._reaching():
+            self._col.delete(where={"path": path})
 
     def query(self, vector: Sequence[float], k: int, walls: Walls, path: str | None = None) -> list[Hit]:
         """The `k` nearest chunks behind `walls` (of one file, if `path`), closest first,

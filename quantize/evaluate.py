@@ -163,14 +163,9 @@ def _speed(model: Path, prompt: list[int], context: int, gpu_layers: int) -> tup
     """Prompt and generation tokens/s with the app's settings (its threads and context window)."""
     import time
 
-    from llama_cpp import Llama
+    from copilot.llm import default_threads, load_llama
 
-    from copilot.compute import backends
-    from copilot.llm import default_threads
-
-    backends()
-    llm = Llama(model_path=str(model), n_ctx=context, n_threads=default_threads(), n_gpu_layers=gpu_layers,
-                verbose=False)
+    llm = load_llama(model, n_ctx=context, n_threads=default_threads(), n_gpu_layers=gpu_layers)
     began = time.perf_counter()
     llm.eval(prompt)
     prompt_tps = len(prompt) / (time.perf_counter() - began)
@@ -189,14 +184,9 @@ def _speed(model: Path, prompt: list[int], context: int, gpu_layers: int) -> tup
 def _quality(model: Path, work: Path, tokens: list[int], window: int, reference: bool, gpu_layers: int) -> dict:
     """Perplexity, and KLD and same-top against the reference's log-probabilities on disk."""
     import numpy as np
-    from llama_cpp import Llama
+    from copilot.llm import default_threads, load_llama
 
-    from copilot.compute import backends
-    from copilot.llm import default_threads
-
-    backends()
-    llm = Llama(model_path=str(model), n_ctx=window, logits_all=True, n_threads=default_threads(),
-                n_gpu_layers=gpu_layers, verbose=False)
+    llm = load_llama(model, n_ctx=window, logits_all=True, n_threads=default_threads(), n_gpu_layers=gpu_layers)
     n_rows = sum(len(tokens[i:i + window]) - 1 for i in range(0, len(tokens), window))
     vocab = llm.n_vocab()
     ref = np.lib.format.open_memmap(work / "reference.npy", mode="w+" if reference else "r",

@@ -20,7 +20,7 @@ pip install torch==2.13.0
 # except Sapphire Rapids' AMX ones, which crash llama.cpp 0.3.36 where the kernel does not grant
 # AMX (scripts/llama-cpu-variants.cmake). LLAMA_BUILD=native builds for this CPU alone: every x86
 # extension it has but AMX (a plain -march=native build turns AMX on). The wheel is built once per
-# version and flags (the portable one: tens of minutes on 2 cores).
+# version and flags (the portable one: about 7 minutes on 2 cores).
 LLAMA_VERSION=0.3.36
 native_flags() {
   local have args="-DGGML_NATIVE=OFF -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_EXAMPLES=OFF"

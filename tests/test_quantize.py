@@ -10,6 +10,7 @@ import pytest
 from click.testing import CliRunner
 
 from copilot.cli.main import main
+from copilot.llm import load_llama
 from quantize.convert import ConvertError, convert
 from quantize.evaluate import evaluate, recommend, tokens_of
 from quantize.quantizer import QuantizeError, file_type, quantize
@@ -28,12 +29,10 @@ def converted(request, tmp_path_factory) -> tuple[str, Path, Path]:
 
 
 def test_the_converted_model_computes_what_transformers_computes(converted) -> None:
-    from llama_cpp import Llama
-
     arch, folder, gguf_file = converted
     tokens = list(range(3, 60))
     # F32 KV cache: the default F16 cache alone differs from transformers by ~4e-4.
-    llm = Llama(str(gguf_file), n_ctx=128, logits_all=True, verbose=False, type_k=0, type_v=0)
+    llm = load_llama(gguf_file, n_ctx=128, logits_all=True, type_k=0, type_v=0)
     llm.eval(tokens)
     got = np.asarray(llm.scores[: len(tokens)])
     want = tiny_hf.logits(folder, tokens)
@@ -44,15 +43,13 @@ def test_the_converted_model_computes_what_transformers_computes(converted) -> N
 
 
 def test_quants_load_generate_and_lose_more_the_smaller_they_are(converted, tmp_path) -> None:
-    from llama_cpp import Llama
-
     _arch, _folder, reference = converted
     q8 = quantize(reference, tmp_path / "m.Q8_0.gguf", "Q8_0")
     q4 = quantize(reference, tmp_path / "m.Q4_K_M.gguf", "Q4_K_M")
     assert (file_type(q8.path), file_type(q4.path)) == ("Q8_0", "Q4_K_M")
     assert q4.bytes < q8.bytes < reference.stat().st_size
     for q in (q8, q4):
-        out = Llama(str(q.path), n_ctx=64, verbose=False).create_completion("Client files", max_tokens=8)
+        out = load_llama(q.path, n_ctx=64).create_completion("Client files", max_tokens=8)
         assert out["usage"]["completion_tokens"] > 0
     text = tiny_hf.TEXT.read_text(encoding="utf-8")
     ref, m8, m4 = evaluate(reference, [q8.path, q4.path], tokens_of(reference, text, 512), 256)

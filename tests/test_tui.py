@@ -443,6 +443,18 @@ async def test_typing_while_the_sources_list_has_focus_goes_to_the_question_box(
 
 
 @pytest.mark.asyncio
+async def test_a_key_bound_on_the_chat_screen_does_its_own_thing_from_the_sources_list(tmp_path) -> None:
+    app = make_app(tmp_path)
+    async with app.run_test() as pilot:
+        await ask_and_wait(pilot, "how long are client matter files kept")
+        await pilot.press("ctrl+o")
+        await pilot.press("question_mark")
+        await pilot.pause()
+        assert isinstance(app.screen, HelpScreen)
+        assert app.chat.query_one("#question", Input).value == ""
+
+
+@pytest.mark.asyncio
 async def test_typing_into_the_sources_list_on_a_busy_machine_asks_every_key_in_order(tmp_path, monkeypatch) -> None:
     """Keys keep coming from the terminal while the list is still taken up with the first ones."""
     import asyncio

@@ -185,8 +185,8 @@ class ChatScreen(ConversationActions, Screen[None]):
         list arrived after ones typed later, or not at all.)
         """
         question = self.query_one("#question", Input)
-        if key.is_printable and key.character and key.character != "?" \
-                and self.focused is not question:
+        if key.is_printable and key.character and self.focused is not question \
+                and key.key not in self.active_bindings:  # a bound key ("?": help) does what it is bound to
             self.set_focus(question)
 
     # Sources --------------------------------------------------------------

@@ -51,11 +51,9 @@ class FairQueue:
                         told = waiting
                         on_wait(waiting)
                     self._changed.wait(0.1)
-            except BaseException:
+            finally:  # served or gone, it waits no more: those behind it move up
                 self._waiting.remove((ticket, user))
                 self._changed.notify_all()
-                raise
-            self._waiting.remove((ticket, user))
             self._busy += 1
             self._served[user] = next(self._grants)
         try:

@@ -38,6 +38,7 @@ def run(config: Config, echo: Callable[[str], None]) -> None:
 
 def check_report(config: Config, echo: Callable[[str], None]) -> bool:
     """What `copilot serve` needs, each checked: one line each, True when all are well."""
+    from copilot.access import tables
     from copilot.core.walls import Walls
     from copilot.engine import Copilot
 
@@ -57,12 +58,10 @@ def check_report(config: Config, echo: Callable[[str], None]) -> bool:
     except Exception as exc:
         line(False, "model", f"{type(exc).__name__}: {exc}")
     try:
-        import tomllib
-
-        tomllib.loads(config.policy_path.read_text(encoding="utf-8"))
+        tables(config.policy_path)  # read as every request will read it
         line(True, "policy", str(config.policy_path))
-    except (OSError, ValueError) as exc:
-        line(False, "policy", f"{config.policy_path}: {exc}")
+    except CopilotError as exc:
+        line(False, "policy", str(exc))
     try:
         count, broken = engine.audit().verify()
         line(broken is None, "audit", f"{count} records, chain intact" if broken is None
