@@ -7,18 +7,22 @@ The path gives the model the least to do and checks the rest mechanically:
    its own knowledge, which users of a grounded copilot must never get.
 2. The passages' sentences are scored against the question and only the
    best few are shown to the model (`copilot.evidence`, `copilot.prompt`).
-3. Before it writes a word, the model's own probability of replying "Not
-   stated." and the best sentence's closeness to the question are turned
-   into a calibrated confidence (`copilot.confidence`); below the floor the
-   answer is "not found" and nothing is generated.
-4. The model writes the answer in a few words copied from the sentences,
-   streamed as it comes.  Past a floor it may not reply "Not stated." (the
-   floor decided that, its doubt weighed in); with no calibration for the
-   model, that reply of its own is the refusal.
-5. The sentence that bears the answer out is found by its words (the
+3. The model drafts the answer in a few words copied from the sentences.
+   Before it writes, its own probability of replying "Not stated." is read
+   off its first-token distribution; a calibrated model is then not let
+   reply so (that doubt is weighed with the rest), and its draft is held:
+   nothing is shown until it is judged.
+4. The sentence that bears the draft out is found by its words (the
    grounding check, `copilot.grounding`): it is the quote, verbatim by
-   construction, and its passage's file and page the citation.  An answer
-   no sentence bears out is reported as not found, its draft flagged.
+   construction, and its passage's file and page the citation.  A draft
+   no sentence bears out is "not found", the draft kept flagged.
+5. The draft is judged by what can be read off it and its quote (how sure
+   the model was of its tokens, where the quoted sentence ranked, how close
+   it is to the question; and, where a calibration weighs it, the model's
+   own reading of the quote), calibrated per model (`copilot.confidence`);
+   below the floor the answer is "not found".  A model with no calibration
+   has nothing to judge by but its own "Not stated.", so its reply streams
+   as it is written.
 
 A follow-up question ("and when does it expire?") is first rewritten by the
 model into a standalone one, which is what retrieval searches with (see
@@ -38,15 +42,16 @@ from copilot.core.config import Config
 from copilot.core.sanitize import printable
 from copilot.core.sentences import unnumbered
 from copilot.core.types import (
-    NOTHING_RELEVANT, SOURCES_SILENT, UNCERTAIN, UNSUPPORTED, Answer, Citation, Confidence, Embedder, Generator, Hit,
-    Timings, TokenFn,
+    NOTHING_RELEVANT, SOURCES_SILENT, UNCERTAIN, UNSUPPORTED, Answer, Citation, Claim, Completion, Confidence,
+    Embedder, Generator, Hit, Quote, Timings, TokenFn,
 )
 from copilot.core.walls import Walls
 from copilot.retrieval import Retrieval, Retriever
 
 NOT_FOUND = "Not found in the indexed documents."
 NOT_FOUND_MARK = re.compile(
-    r"^\W*(not\s+(found|stated)\b|the\s+(documents|sources|sentences)\s+do\s+not\s+(say|contain|answer|state))",
+    r"^\W*((not|none)\s+(found|stated|specified|mentioned|given)\b"
+    r"|the\s+(documents|sources|sentences)\s+do\s+not\s+(say|contain|answer|state))",
     re.IGNORECASE,
 )
 
@@ -55,14 +60,14 @@ NOT_FOUND_MARK = re.compile(
 class Brief:
     """What the model is given, and what its answer is checked and cited against.
 
-    `quotable` are the evidence sentences it reads, best first, each with the
+    `read` are the evidence sentences it reads, best first, each with the
     number of the source it is from; `best` is the best of them.
     """
 
     messages: list[dict[str, str]]
     max_tokens: int
     sources: tuple[Citation, ...]
-    quotable: tuple[tuple[str, int], ...]
+    read: tuple[tuple[evidence.Sentence, int], ...]
     best: evidence.Sentence
 
 
@@ -82,10 +87,12 @@ class Answerer:
 
     def __init__(self, retriever: Retriever, generator: Generator, max_tokens: int = Config.max_tokens,
                  embedder: Embedder | None = None, evidence_tokens: int = Config.evidence_tokens,
-                 evidence_sentences: int = Config.evidence_sentences, min_confidence: float | None = None):
+                 evidence_sentences: int = Config.evidence_sentences, min_confidence: float | None = None,
+                 evidence_window: int = Config.evidence_window):
         self.retriever, self.generator, self.max_tokens = retriever, generator, max_tokens
         self.embedder = embedder or retriever.embedder
         self.evidence_tokens, self.evidence_sentences = evidence_tokens, evidence_sentences
+        self.evidence_window = evidence_window
         self.min_confidence = min_confidence  # None: the model's calibrated floor
 
     def standalone(self, question: str, history: Sequence[Answer],
@@ -123,8 +130,8 @@ class Answerer:
         cancel: threading.Event | None = None,
         history: Sequence[Answer] = (),
     ) -> Answer:
-        """Answer `question` from what `walls` let the reader see, passing each piece
-        of text to `on_token` as it comes.
+        """Answer `question` from what `walls` let the reader see; `on_token` gets the
+        answer once it is decided (a short answer is drafted whole, then judged).
 
         `history` is the conversation so far (oldest first): it decides what
         a follow-up means and is shown to the model as far as the window allows.
@@ -144,47 +151,106 @@ class Answerer:
         retrieval_ms = (time.perf_counter() - started) * 1000
         gen = self.generator
         started = time.perf_counter()
+        done = Answer(question, NOT_FOUND, False, sources=brief.sources, standalone=search,
+                      evidence=tuple(Quote(s.text, n) for s, n in brief.read))
+
+        streamed: list[float] = []  # when the first piece of a streamed reply was shown
+
+        def timed(answer: Answer, completion: Completion | None = None, shown: float | None = None) -> Answer:
+            """`answer` with its timings; `shown`: when the reader saw a held answer (None: never);
+            a streamed reply was seen from its first piece."""
+            shown = streamed[0] if streamed else shown
+            return replace(answer, timings=self._timings(retrieval_ms, started, shown, time.perf_counter(),
+                                                         completion))
+
         refusal = gen.opening_probability(brief.messages, [prompt.REFUSAL], cancel)
-        judged = confidence.judge(Confidence(round(refusal, 6), round(brief.best.similarity, 4),
-                                             round(brief.best.terms, 4)),
-                                  getattr(gen, "name", ""), self.min_confidence)
-        done = Answer(question, NOT_FOUND, False, sources=brief.sources, standalone=search, confidence=judged)
+        calibration = confidence.calibration_for(getattr(gen, "name", ""))
+        calibrated = calibration is not None
+        # A calibrated model always drafts, and its draft is held until judged (its doubt is
+        # weighed with the rest once the draft is in).  One without calibration decides by
+        # replying "Not stated." itself: nothing is left to judge, so its reply streams.
+        avoid = (prompt.REFUSAL,) if calibrated else ()
+
+        def stream(piece: str) -> None:
+            streamed[:1] = streamed[:1] or [time.perf_counter()]
+            on_token(printable(piece))
+
+        draft = None
+        if not (cancel is not None and cancel.is_set()):
+            draft = gen.complete(brief.messages, brief.max_tokens, cancel, stop=("\n",), avoid=avoid,
+                                 on_piece=None if calibrated else stream)
+        say = (lambda _t: None) if streamed else on_token  # a streamed reply has been said
         if cancel is not None and cancel.is_set():
-            return replace(done, text="", cancelled=True,
-                           timings=self._timings(retrieval_ms, started, None, time.perf_counter()))
+            partial = printable(draft.text).strip() if draft else ""
+            # What was streamed was read; a held draft was never shown.
+            return timed(replace(done, text=partial if streamed else "", cancelled=True, draft=partial), draft)
+        text = printable(draft.text).strip()  # the model can emit an escape sequence like any other byte
+        if not text or NOT_FOUND_MARK.match(grounding.CITE.sub("", text)):
+            say(NOT_FOUND)
+            return timed(replace(done, reason=SOURCES_SILENT, draft=text), draft)
+        claims, quotes = grounding.check(text, [(s.text, n) for s, n in brief.read], search, found.focus)
+        if not _borne_out(claims):
+            # Nothing it says is in the evidence: that is "not found", with the draft shown flagged.
+            say(NOT_FOUND)
+            return timed(replace(done, claims=claims, reason=UNSUPPORTED, draft=text), draft)
+        # The model's reading of its quote costs a turn: asked when the calibration weighs it, or
+        # when every draft is shown (min_confidence 0: the runs calibrations are fitted on).
+        verify = self.min_confidence == 0.0 or (calibrated and "verified logit" in calibration.features)
+        signals = self._signals(brief, refusal, draft, claims, quotes, search, cancel, verify)
+        judged = confidence.judge(signals, getattr(gen, "name", ""), self.min_confidence)
+        if cancel is not None and cancel.is_set():
+            return timed(replace(done, text=text if streamed else "", cancelled=True, confidence=judged,
+                                 draft=text), draft)
         if judged.value is not None and judged.floor is not None and judged.value < judged.floor:
-            on_token(NOT_FOUND)
-            return replace(done, reason=UNCERTAIN,
-                           timings=self._timings(retrieval_ms, started, None, time.perf_counter()))
-        # Past a floor, whether to answer was decided by it (the model's doubt included): the
-        # model now answers, and the grounding check judges what it says.  A model with no
-        # calibration has no value to hold to a floor: its own "Not stated." decides.
-        decided = judged.value is not None and judged.floor is not None
-        avoid = (prompt.REFUSAL,) if decided else ()
-        first, parts = None, []
-        stream = gen.stream(brief.messages, brief.max_tokens, cancel, stop=("\n",), avoid=avoid)
-        try:
-            for piece in stream:
-                if cancel is not None and cancel.is_set():
-                    break
-                first = first or time.perf_counter()
-                piece = printable(piece)  # the model can emit an escape sequence like any other byte
-                parts.append(piece)
-                on_token(piece)
-        finally:
-            getattr(stream, "close", lambda: None)()
-        # Set before the end, or while the prompt was read (the model then stops at once).
-        cancelled = cancel is not None and cancel.is_set()
-        answer = replace(done, text="".join(parts).strip(), found=True, cancelled=cancelled,
-                         timings=self._timings(retrieval_ms, started, first, time.perf_counter()))
-        return _finish(answer, brief.quotable, search)
+            say(NOT_FOUND)
+            return timed(replace(done, reason=UNCERTAIN, confidence=judged, draft=text), draft)
+        say(text)
+        by_number = {c.n: c for c in brief.sources}
+        cited = tuple(by_number[n] for n in dict.fromkeys(q.n for q in quotes))
+        return timed(replace(done, text=text, found=True, claims=claims, quotes=quotes, citations=cited,
+                             confidence=judged, draft=text), draft,
+                     shown=time.perf_counter())
+
+    def _signals(self, brief: Brief, refusal: float, draft: Completion, claims: Sequence[Claim],
+                 quotes: Sequence[Quote], question: str, cancel: threading.Event | None,
+                 verify: bool = True) -> Confidence:
+        """What the decision to show the draft weighs (see `copilot.confidence`); the model's
+        reading of the quote only if `verify`."""
+        read = [s for s, _ in brief.read]
+        checked = [c for c in claims if c.supported] or list(claims)
+        rank = next((i for i, s in enumerate(read) for q in quotes if s.text == q.text), len(read))
+        quoted = read[rank] if rank < len(read) else brief.best
+        verified = self.verify(brief, draft.text, quoted.text, question, cancel) if verify else None
+        logprobs = draft.logprobs  # none from a model server that does not report them
+        return Confidence(
+            round(refusal, 6), round(brief.best.similarity, 4), round(brief.best.terms, 4),
+            answer_logprob=round(sum(logprobs) / len(logprobs), 4) if logprobs else None,
+            least_logprob=round(min(logprobs), 4) if logprobs else None,
+            support=round(min(c.support for c in checked), 4), quote_rank=rank,
+            quote_similarity=round(quoted.similarity, 4), quote_coverage=round(quoted.coverage, 4),
+            coverage=round(max(s.coverage for s in read), 4),
+            verified=None if verified is None else round(verified, 6),
+        )
+
+    def verify(self, brief: Brief, answer: str, quote: str, question: str,
+               cancel: threading.Event | None) -> float:
+        """The model's probability that `quote` itself states `answer` to the question.
+
+        Asked as the next turn of the same conversation, so the model reads
+        only the few tokens of the question and the quote: the rest is in its
+        cache from the answer it just wrote.
+        """
+        messages = brief.messages + [{"role": "assistant", "content": answer},
+                                     {"role": "user", "content": prompt.verify_message(quote)}]
+        return self.generator.opening_probability(messages, [prompt.YES], cancel)
 
     def brief(self, question: str, found: Retrieval, history: Sequence[Answer] = ()) -> Brief:
         """What the model is given for `question`: the best evidence sentences of what was
         found, fitted to its window with the conversation, and the sources to list."""
         gen = self.generator
         gathered = evidence.gather(found.focus, found.vector, found.nearest, self.embedder)
-        shown = gathered.best(gen.count_tokens, self.evidence_tokens, self.evidence_sentences)
+        shown = gathered.best(gen.count_tokens, self.evidence_tokens, self.evidence_sentences,
+                              self.evidence_window)
         # The sources listed: the best passages, and every passage a shown sentence is from.
         listed = sorted(set(range(min(self.retriever.top_k, len(gathered.passages)))) | {s.passage for s in shown})
         sources = citations_for([gathered.passages[i] for i in listed])
@@ -193,32 +259,24 @@ class Answerer:
                             gen.count_tokens, gen.context_window, self.max_tokens)
         shown = shown[:fitted.shown]
         return Brief(fitted.messages, fitted.max_tokens, tuple(sources),
-                     tuple((s.text, number[s.passage]) for s in shown), max(shown, key=lambda s: s.score))
+                     tuple((s, number[s.passage]) for s in shown), max(shown, key=lambda s: s.score))
 
-    def _timings(self, retrieval_ms: float, started: float, first, ended: float) -> Timings:
-        gen = self.generator
-        n_out = getattr(gen, "last_completion_tokens", 0) or 0
+    def _timings(self, retrieval_ms: float, started: float, shown: float | None, ended: float,
+                 completion: Completion | None) -> Timings:
+        """Where the time went; `shown`: when the answer reached the reader (None: it did not)."""
+        n_out = completion.completion_tokens if completion else 0
         return Timings(
             retrieval_ms=retrieval_ms,
-            first_token_ms=(first - started) * 1000 if first else None,
+            first_token_ms=(shown - started) * 1000 if shown else None,
             total_ms=(ended - started) * 1000,
-            prompt_tokens=getattr(gen, "last_prompt_tokens", 0) or 0,
+            prompt_tokens=completion.prompt_tokens if completion else 0,
             completion_tokens=n_out,
-            tokens_per_s=(n_out - 1) / (ended - first) if first and n_out > 1 and ended > first else None,
+            tokens_per_s=completion.tokens_per_s if completion else None,
         )
 
 
-def _finish(answer: Answer, quotable: Sequence[tuple[str, int]], question: str) -> Answer:
-    """The draft checked against the evidence sentences: quoted and cited, or not found."""
-    text = answer.text
-    if answer.cancelled:
-        return answer
-    if not text or NOT_FOUND_MARK.match(grounding.CITE.sub("", text)):
-        return replace(answer, text=NOT_FOUND, found=False, reason=SOURCES_SILENT)
-    claims, quotes = grounding.check(text, quotable, question)
-    if not any(c.supported and not c.restates for c in claims) and not all(c.restates for c in claims):
-        # Nothing it says is in the evidence: that is "not found", with the draft shown flagged.
-        return replace(answer, text=NOT_FOUND, found=False, claims=claims, reason=UNSUPPORTED)
-    by_number = {c.n: c for c in answer.sources}
-    cited = tuple(by_number[n] for n in dict.fromkeys(q.n for q in quotes))
-    return replace(answer, claims=claims, quotes=quotes, citations=cited)
+def _borne_out(claims: Sequence[Claim]) -> bool:
+    """Whether the check bears the answer out: a sentence that states something is in the
+    evidence, or, where every sentence only answers the question ("Yes."), one of them is."""
+    stating = [c for c in claims if not c.restates]
+    return any(c.supported for c in (stating or claims))

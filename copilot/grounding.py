@@ -28,6 +28,7 @@ from copilot.core.sentences import split
 from copilot.core.types import Claim, Quote
 
 SUPPORT = 0.6  # share of a sentence's content words its passages must hold
+ASKED = 0.5  # share of the question's words a sentence must hold to bear out a bare "Yes."
 QUOTE_WORDS = 4  # a quotation this long found verbatim supports its sentence
 CITE = re.compile(r"\[(\d+(?:\s*[,;]\s*\d+)*)\]")
 STOP = frozenset(
@@ -105,22 +106,27 @@ def _support(sentence: str, said: set[str], evidence: str, words: set[str]) -> f
     return len(said & words) / len(said)
 
 
-def check(text: str, evidence: Sequence[tuple[str, int]], question: str = "") -> tuple[tuple[Claim, ...], tuple[Quote, ...]]:
+def check(text: str, evidence: Sequence[tuple[str, int]], question: str = "",
+          focus: str = "") -> tuple[tuple[Claim, ...], tuple[Quote, ...]]:
     """Each sentence of `text` with the evidence sentence that bears it out, and those quotes.
 
     `evidence` are the sentences the model read, best first, each with the
     number of the citation (passage) it is from.  A sentence that states
-    nothing beyond the question ("Yes.") rests on the best of them; of
-    equally good ones, the best-ranked is quoted.
+    nothing beyond the question ("Yes.") claims what the question asks
+    (`focus`: the question without the words naming its document): it rests
+    on the sentence holding most of those words, and is borne out only if
+    that sentence holds at least half of them.  Of equally good ones, the
+    best-ranked is quoted.
     """
     words = [content_words(e) for e, _ in evidence]  # stemmed once, not once per answer sentence
     asked = content_words(question)
     claims, quotes = [], []
     for sentence in sentences(text):
         said = _states(sentence, asked)
-        if not said and evidence:
-            claims.append(Claim(sentence, (evidence[0][1],), 1.0, True, restates=True))
-            quotes.append(Quote(*evidence[0]))
+        if not said:
+            claim, quote = _restating(sentence, content_words(focus or question), evidence, words)
+            claims.append(claim)
+            quotes += [quote] if quote else []
             continue
         scores = [_support(sentence, said, e, w) for (e, _), w in zip(evidence, words)]
         best = max(scores, default=0.0)
@@ -133,3 +139,12 @@ def check(text: str, evidence: Sequence[tuple[str, int]], question: str = "") ->
     return tuple(claims), tuple(dict.fromkeys(quotes))
 
 
+def _restating(sentence: str, asked: set[str], evidence: Sequence[tuple[str, int]],
+               words: Sequence[set[str]]) -> tuple[Claim, Quote | None]:
+    """A sentence adding nothing to the question ("Yes."), judged as the claim the question makes."""
+    shares = [len(asked & w) / len(asked) if asked else 0.0 for w in words]
+    best = max(shares, default=0.0)
+    if not evidence or best < ASKED:
+        return Claim(sentence, (), round(best, 3), False, restates=True), None
+    quote = Quote(*evidence[shares.index(best)])
+    return Claim(sentence, (quote.n,), round(best, 3), True, restates=True), quote

@@ -8,6 +8,7 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 from copilot.core.errors import ModelMissing
+from copilot.core.types import Completion, TokenFn
 
 
 def default_threads() -> int:
@@ -167,56 +168,95 @@ class LlamaGenerator:
         likeliest other one).  Reading a long prompt takes seconds on a laptop
         CPU; a `cancel` set meanwhile aborts it through llama.cpp's abort
         callback, so the model is free for the next question at once.
-        (llama-cpp-python drops the aborted batch from the KV cache before its
-        next evaluation.)
+        """
+        with self._lock:
+            for piece, _ in self._generate(messages, max_tokens, cancel, stop, avoid):
+                if piece:
+                    yield piece
+
+    def complete(self, messages: Sequence[dict[str, str]], max_tokens: int,
+                 cancel: threading.Event | None = None, stop: Sequence[str] = (),
+                 avoid: Sequence[str] = (), on_piece: TokenFn | None = None) -> Completion:
+        """The whole reply, with the log probability of each token written (as `stream`);
+        `on_piece` gets each piece of text as it is written."""
+        import time
+
+        pieces, times = [], []
+        with self._lock:
+            for piece in self._generate(messages, max_tokens, cancel, stop, avoid):
+                pieces.append(piece)
+                times.append(time.perf_counter())
+                if on_piece is not None and piece[0]:
+                    on_piece(piece[0])
+        n = self.last_completion_tokens
+        speed = (n - 1) / (times[-1] - times[0]) if n > 1 and len(times) > 1 and times[-1] > times[0] else None
+        return Completion("".join(p for p, _ in pieces), tuple(lp for _, lp in pieces if lp is not None),
+                          self.last_prompt_tokens, n, cancel is not None and cancel.is_set(), speed)
+
+    def _generate(self, messages, max_tokens: int, cancel, stop: Sequence[str], avoid: Sequence[str]):
+        """(text, log probability) of each token of the reply, greedy (or sampled at
+        `temperature`), until an end token, a `stop` string, `max_tokens` or `cancel`.
+
+        Decoded here rather than by llama-cpp-python's completion, which gives no
+        token probabilities without keeping every position's logits (gigabytes
+        at 4,096 tokens).  A character split across tokens comes out whole, with
+        its last token; text that could be the start of a `stop` string is held
+        back until it is known not to be.
         """
         import llama_cpp
+        import numpy as np
 
-        with self._lock:
-            self._check_loaded()
-            self.last_prompt_tokens = self.last_completion_tokens = 0
-            tokens = self._tokens(messages)
-            first = b""
-            if avoid:
-                if not self._read(tokens, cancel):
-                    return
-                probabilities = self._next_token_probabilities()
-                probabilities[list(self._firsts(avoid))] = -1.0
-                token = int(probabilities.argmax())
-                if llama_cpp.llama_vocab_is_eog(self._llm._model.vocab, token):
-                    return
-                tokens, first = tokens + [token], self._llm.detokenize([token], prev_tokens=tokens)
-                if first:
-                    yield first.decode("utf-8", errors="ignore")
-            self._cancel = cancel
-            self._watch(cancel is not None)
-            chunks = self._llm.create_completion(
-                prompt=tokens,
-                max_tokens=max_tokens,
-                temperature=self.temperature,
-                stop=list(stop) or None,
-                stream=True,
-            )
-            before = None
-            try:
-                for chunk in chunks:
-                    if before is None:
-                        # The prompt is evaluated when the first chunk arrives.
-                        before = self._llm.n_tokens
-                        self.last_prompt_tokens = before
-                        self._watch(False)  # from here the caller stops between pieces, for free
-                    text = chunk["choices"][0]["text"]
-                    if text:
-                        yield text
-            except RuntimeError:
-                if not (cancel is not None and cancel.is_set()):
-                    raise
-                # llama_decode returned "aborted": the user cancelled while the prompt was read
-            finally:
-                self._watch(False)
-                chunks.close()  # a cancelled stream frees the context at once
-                if before is not None:
-                    self.last_completion_tokens = max(0, self._llm.n_tokens - before + 1) + bool(avoid)
+        self._check_loaded()
+        self.last_prompt_tokens = self.last_completion_tokens = 0
+        prompt = self._tokens(messages)
+        if not self._read(prompt, cancel):
+            return
+        self.last_prompt_tokens = len(prompt)
+        banned = list(self._firsts(avoid)) if avoid else []
+        vocab = self._llm._model.vocab
+        written: list[int] = []
+        sent = ""  # the text already yielded
+        for step in range(max_tokens):
+            if cancel is not None and cancel.is_set():
+                return
+            logits = self._logits()
+            if step == 0 and banned:
+                logits[banned] = -np.inf
+            token = self._choose(logits)
+            if llama_cpp.llama_vocab_is_eog(vocab, token):
+                return
+            top = logits.max()
+            logprob = float(logits[token] - top - np.log(np.exp(logits - top).sum()))
+            written.append(token)
+            self.last_completion_tokens = len(written)
+            text = self._llm.detokenize(written, prev_tokens=prompt).decode("utf-8", errors="ignore")
+            cut = min((text.find(s) for s in stop if s and s in text), default=-1)
+            if cut >= 0:
+                if text[len(sent):cut]:
+                    yield text[len(sent):cut], logprob
+                return
+            held = max((len(s) - 1 for s in stop if s and any(text.endswith(s[:i]) for i in range(1, len(s)))),
+                       default=0)
+            ready = text[:len(text) - held] if held else text
+            if len(ready) > len(sent):
+                yield ready[len(sent):], logprob
+                sent = ready
+            elif not ready[len(sent):]:
+                yield "", logprob  # a token of no text yet: its probability still counts
+            self._llm.eval([token])
+        rest = self._llm.detokenize(written, prev_tokens=prompt).decode("utf-8", errors="ignore")[len(sent):]
+        if rest:
+            yield rest, None
+
+    def _choose(self, logits) -> int:
+        """The next token: the likeliest (temperature 0), or one drawn at `temperature`."""
+        import numpy as np
+
+        if self.temperature <= 0:
+            return int(logits.argmax())
+        scaled = (logits - logits.max()) / self.temperature
+        p = np.exp(scaled)
+        return int(np.random.default_rng().choice(len(p), p=p / p.sum()))
 
     def close(self) -> None:
         """Free the model's memory, once any answer under way has finished with it."""
@@ -249,13 +289,19 @@ class LlamaGenerator:
             self._watch(False)
         return True
 
-    def _next_token_probabilities(self):
-        """The model's distribution over its next token, after the last evaluation."""
+    def _logits(self):
+        """The model's scores for its next token, after the last evaluation (a copy)."""
         import llama_cpp
         import numpy as np
 
-        logits = np.ctypeslib.as_array(llama_cpp.llama_get_logits_ith(self._llm.ctx, -1),
-                                       shape=(self._llm.n_vocab(),)).astype(np.float64)
+        return np.ctypeslib.as_array(llama_cpp.llama_get_logits_ith(self._llm.ctx, -1),
+                                     shape=(self._llm.n_vocab(),)).astype(np.float64)
+
+    def _next_token_probabilities(self):
+        """The model's distribution over its next token, after the last evaluation."""
+        import numpy as np
+
+        logits = self._logits()
         probabilities = np.exp(logits - logits.max())
         return probabilities / probabilities.sum()
 

@@ -7,7 +7,7 @@ import math
 import re
 from collections.abc import Iterator, Sequence
 
-from copilot.core.types import Chunk, Hit
+from copilot.core.types import Chunk, Completion, Hit
 
 
 class BagOfWordsEmbedder:
@@ -72,14 +72,19 @@ class ScriptedGenerator:
     the last one repeating); records what it was asked and how long it may answer.
 
     Its opening probability is 0.9 for an opening its next reply starts with,
-    else 0.05, unless `opening` sets it."""
+    else 0.05, unless `opening` sets it; asked whether a quote states its
+    answer, it says "Yes" with probability `verified`.  Each word it writes
+    has the log probability `logprob`."""
 
     name = "scripted.gguf"
 
-    def __init__(self, reply: str | list[str], context_window: int = 4096, opening: float | None = None):
+    def __init__(self, reply: str | list[str], context_window: int = 4096, opening: float | None = None,
+                 verified: float = 0.9, logprob: float = -0.1):
         self.replies = [reply] if isinstance(reply, str) else list(reply)
         self.context_window = context_window
         self.opening = opening
+        self.verified, self.logprob = verified, logprob
+        self.verifications: list[list[dict]] = []
         self.max_tokens: list[int] = []
         self.calls: list[list[dict]] = []
         self.last_prompt_tokens = 0
@@ -92,9 +97,23 @@ class ScriptedGenerator:
         return self.replies[min(len(self.calls), len(self.replies) - 1)]
 
     def opening_probability(self, messages, openings, cancel=None) -> float:
+        if messages[-1]["role"] == "user" and messages[-2]["role"] == "assistant" and list(openings) == ["Yes"]:
+            self.verifications.append(list(messages))
+            return self.verified
         if self.opening is not None:
             return self.opening
         return 0.9 if any(self._next().startswith(o.split()[0]) for o in openings) else 0.05
+
+    def complete(self, messages, max_tokens: int, cancel=None, stop=(), avoid=(), on_piece=None) -> Completion:
+        words = []
+        for w in self.stream(messages, max_tokens, cancel, stop, avoid):
+            if cancel is not None and cancel.is_set():
+                break
+            words.append(w)
+            if on_piece is not None:
+                on_piece(w)
+        return Completion("".join(words), tuple(self.logprob for _ in words), self.last_prompt_tokens,
+                          len(words), cancel is not None and cancel.is_set())
 
     def stream(self, messages, max_tokens: int, cancel=None, stop=(), avoid=()) -> Iterator[str]:
         reply = self._next()

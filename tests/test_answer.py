@@ -40,15 +40,16 @@ def user_message(a: Answerer, call: int = -1) -> str:
 
 
 def test_a_short_answer_streams_then_is_quoted_and_cited_from_the_sentence_that_bears_it_out() -> None:
-    a = answerer("Delaware law governs it.")
+    a = answerer("Delaware law governs it.")  # no calibration: nothing to judge the draft by, it streams
     pieces: list[str] = []
     answer = a.ask("Which laws govern the agreement?", EVERYONE, on_token=pieces.append)
     assert len(pieces) > 1 and "".join(pieces).strip() == answer.text == "Delaware law governs it."
-    assert answer.found and answer.quotes == (Quote(LAW, 1),)
+    assert answer.found and answer.quotes == (Quote(LAW, 1),) and answer.draft == answer.text
     assert [c.label() for c in answer.citations] == ["[1] msa.pdf, page 3"]
     assert [(q.text, c.label()) for q, c in answer.quoted()] == [(LAW, "[1] msa.pdf, page 3")]
     assert [c.supported for c in answer.claims] == [True]
     assert answer.timings.first_token_ms is not None and answer.timings.completion_tokens > 0
+    assert LAW in [q.text for q in answer.evidence]  # what the model read is kept with the answer
 
 
 def test_the_model_reads_the_best_sentences_as_fenced_data_not_whole_passages() -> None:
@@ -104,19 +105,30 @@ def test_the_model_saying_the_sentences_do_not_answer_is_a_plain_not_found(reply
     assert answer.sources_heading == "Nearest passages (they do not answer the question)"
 
 
-def calibrated(monkeypatch, floor: float = 0.5) -> None:
-    """A calibration for the scripted model that trusts it when it is unlikely to refuse."""
-    table = {"scripted.gguf": Calibration((0.0, 0.0, 0.0), (1.0, 1.0, 1.0), (-1.0, 0.0, 0.0), 0.0, floor)}
+def calibrated(monkeypatch, floor: float = 0.5, features=("refusal logit",), weights=(-1.0,)) -> None:
+    """A calibration for the scripted model over `features` (unstandardized), no bias."""
+    table = {"scripted.gguf": Calibration(tuple(features), (0.0,) * len(features), (1.0,) * len(features),
+                                          tuple(weights), 0.0, floor)}
     monkeypatch.setattr(confidence, "calibrations", lambda: table)
 
 
-def test_an_unsure_model_gives_not_found_before_it_writes_a_word(monkeypatch) -> None:
+def test_a_calibrated_models_draft_is_held_until_judged_then_shown_whole(monkeypatch) -> None:
+    calibrated(monkeypatch)
+    pieces: list[str] = []
+    answer = answerer("Delaware law governs it.", opening=0.05).ask("Which laws govern the agreement?", EVERYONE,
+                                                                    on_token=pieces.append)
+    assert pieces == [answer.text] == ["Delaware law governs it."] and answer.quotes == (Quote(LAW, 1),)
+    assert answer.timings.first_token_ms is not None
+
+
+def test_an_unsure_models_draft_is_held_back_and_the_answer_is_not_found(monkeypatch) -> None:
     calibrated(monkeypatch)
     a = answerer("Delaware law governs it.", opening=0.8)  # 80% likely to reply "Not stated."
     pieces: list[str] = []
     answer = a.ask("Which laws govern the agreement?", EVERYONE, on_token=pieces.append)
-    assert a.generator.calls == []  # nothing generated
-    assert not answer.found and answer.reason == "uncertain" and "".join(pieces) == NOT_FOUND
+    assert a.generator.avoided == (REFUSAL,)  # a calibrated model drafts an answer all the same...
+    assert pieces == [NOT_FOUND] and not answer.found and answer.reason == "uncertain"  # ...never shown
+    assert answer.draft == "Delaware law governs it." and answer.quotes == ()
     assert answer.confidence.refusal == 0.8 and answer.confidence.value < answer.confidence.floor == 0.5
     assert answer.sources_heading == "Nearest passages (none answers the question clearly enough)"
 
@@ -126,6 +138,26 @@ def test_a_sure_model_answers_and_its_confidence_is_recorded(monkeypatch) -> Non
     answer = answerer("Delaware law governs it.", opening=0.05).ask("Which laws govern the agreement?", EVERYONE)
     assert answer.found and answer.confidence.value > 0.5
     assert Answer.from_dict(answer.to_dict()).confidence == answer.confidence
+
+
+def test_the_model_is_asked_whether_the_quote_itself_states_its_draft(monkeypatch) -> None:
+    calibrated(monkeypatch, features=("verified logit",), weights=(1.0,))
+    for verified, shown in ((0.9, True), (0.1, False)):
+        a = answerer("Delaware law governs it.")
+        a.generator.verified = verified
+        answer = a.ask("Which laws govern the agreement?", EVERYONE)
+        assert answer.found is shown and answer.confidence.verified == verified
+        (asked,) = a.generator.verifications  # the next turn of the same conversation:
+        assert asked[:2] == a.generator.calls[0] and asked[2] == {"role": "assistant", "content": answer.draft}
+        assert LAW in asked[3]["content"]  # ...about the one sentence it would be quoted by
+
+
+def test_the_drafts_own_signals_are_recorded(monkeypatch) -> None:
+    calibrated(monkeypatch)
+    judged = answerer("Delaware law governs it.", opening=0.05).ask("Which laws govern the agreement?",
+                                                                    EVERYONE).confidence
+    assert judged.answer_logprob == judged.least_logprob == -0.1  # the scripted model's, per word
+    assert judged.quote_rank == 0 and judged.support == 1.0 and 0 < judged.quote_coverage <= judged.coverage <= 1
 
 
 def test_the_floor_can_be_set_and_a_model_without_calibration_is_judged_by_its_reply(monkeypatch) -> None:
@@ -153,6 +185,25 @@ def test_cancel_keeps_the_partial_answer() -> None:
 
     answer = a.ask("Which laws govern the agreement?", EVERYONE, on_token=on_token, cancel=cancel)
     assert answer.cancelled and answer.text == "one two three" and answer.quotes == ()
+
+
+def test_a_cancel_while_a_held_draft_is_written_shows_nothing_and_keeps_the_draft(monkeypatch) -> None:
+    calibrated(monkeypatch)
+    cancel = threading.Event()
+    a = answerer("one two three four five six seven eight nine ten")
+    drafting = a.generator.stream
+
+    def stream(*args, **kwargs):
+        for i, word in enumerate(drafting(*args, **kwargs), 1):
+            yield word
+            if i == 3:
+                cancel.set()  # Esc after three words
+
+    a.generator.stream = stream
+    seen: list[str] = []
+    answer = a.ask("Which laws govern the agreement?", EVERYONE, on_token=seen.append, cancel=cancel)
+    assert answer.cancelled and answer.text == "" and seen == [] and answer.quotes == ()
+    assert answer.draft == "one two three"
 
 
 def test_a_cancel_while_the_model_reads_the_prompt_is_a_cancelled_answer() -> None:

@@ -1,6 +1,7 @@
 """The confidence calibration: fitted on questions of known answerability, shipped for the default model."""
 
 import random
+from dataclasses import replace
 
 from copilot import confidence
 from copilot.core.config import Config
@@ -8,32 +9,55 @@ from copilot.core.types import Confidence
 from copilot.models import PACKAGED
 
 
-def test_the_default_model_ships_calibrated_and_doubt_lowers_the_value() -> None:
+SURE = Confidence(0.05, 0.65, 9.0, answer_logprob=-0.05, least_logprob=-0.3, support=1.0, quote_rank=0,
+                  quote_similarity=0.65, quote_coverage=0.9, coverage=0.9, verified=0.95)
+DOUBTING = Confidence(0.9, 0.35, 1.0, answer_logprob=-1.5, least_logprob=-4.0, support=0.6, quote_rank=5,
+                      quote_similarity=0.3, quote_coverage=0.2, coverage=0.3, verified=0.1)
+
+
+def test_the_default_model_ships_calibrated_on_its_drafts_and_doubt_lowers_the_value() -> None:
     calibration = confidence.calibrations()[PACKAGED[Config.model].filename]
-    assert 0.0 < calibration.floor < 1.0
-    sure = confidence.features(Confidence(0.01, 0.6, 8.0))
-    doubting = confidence.features(Confidence(0.9, 0.6, 8.0))
-    assert calibration.probability(sure) > calibration.probability(doubting)
-    judged = confidence.judge(Confidence(0.01, 0.6, 8.0), PACKAGED[Config.model].filename)
-    assert judged.floor == calibration.floor and judged.value == round(calibration.probability(sure), 4)
+    assert 0.0 < calibration.floor < 1.0 and set(calibration.features) <= set(confidence.SIGNALS)
+    assert calibration.probability(SURE) > calibration.floor > calibration.probability(DOUBTING)
+    judged = confidence.judge(SURE, PACKAGED[Config.model].filename)
+    assert judged.floor == calibration.floor and judged.value == round(calibration.probability(SURE), 4)
 
 
-def test_a_fitted_calibration_separates_what_it_can_and_its_floor_equalizes_the_errors() -> None:
+def test_a_signal_not_measured_leaves_no_value() -> None:
+    calibration = confidence.Calibration(("verified logit",), (0.0,), (1.0,), (1.0,), 0.0, 0.5)
+    assert calibration.probability(Confidence(0.1, 0.5, 2.0)) is None  # drafted, never verified
+    assert calibration.probability(replace(SURE, verified=0.9)) > 0.5
+
+
+def test_a_fitted_calibration_weighs_what_separates_and_its_floor_equalizes_the_errors() -> None:
     rng = random.Random(1)
-    signals, present = [], []
+    signals, right = [], []
     for _ in range(400):
-        there = rng.random() < 0.5
-        refusal = min(0.99, max(0.01, rng.gauss(0.2 if there else 0.6, 0.2)))
-        signals.append(Confidence(refusal, rng.gauss(0.55 if there else 0.4, 0.1), rng.uniform(0, 10)))
-        present.append(there)
-    calibration = confidence.fit(signals, present, [True] * len(signals))
-    refusal, similarity, terms = calibration.weights
-    assert refusal < 0 < similarity and abs(terms) < abs(similarity)  # noise gets little weight
-    values = [calibration.probability(confidence.features(s)) for s in signals]
-    absent_answered, present_refused = confidence.errors(values, present, [True] * len(signals), calibration.floor)
+        good = rng.random() < 0.5
+        refusal = min(0.99, max(0.01, rng.gauss(0.2 if good else 0.6, 0.2)))
+        verified = min(0.99, max(0.01, rng.gauss(0.8 if good else 0.4, 0.2)))
+        signals.append(Confidence(refusal, 0.5, rng.uniform(0, 10), verified=verified))
+        right.append(good)
+    names = ("refusal logit", "verified logit", "terms")
+    calibration = confidence.fit(signals, right, names)
+    refusal, verified, terms = calibration.weights
+    assert refusal < 0 < verified and abs(terms) < min(-refusal, verified)  # noise gets little weight
+    assert confidence.auc([calibration.probability(s) for s in signals], right) > 0.8
+    # The floor over every question: a question with no draft (None) is refused at any floor.
+    questions = [(good, s) for good, s in zip(right, signals)]
+    floor = confidence.floor_for(calibration, questions)
+    values = [calibration.probability(s) for s in signals]
+    absent_answered, present_refused = confidence.errors(values, right, [True] * len(signals), floor)
     assert abs(absent_answered - present_refused) < 0.05 and max(absent_answered, present_refused) < 0.3
-    # An answer the path did not give (the grounding check refused it) is never counted as given.
-    assert confidence.errors(values, present, [False] * len(signals), 0.0) == (0.0, 1.0)
+    assert confidence.errors(values, right, [False] * len(signals), 0.0) == (0.0, 1.0)
+    good, bad = replace(SURE, refusal=0.05, verified=0.95), replace(SURE, refusal=0.9, verified=0.1)
+    assert confidence.floor_for(calibration, [(True, good), (False, bad), (True, None)]) \
+        > calibration.probability(bad)
+
+
+def test_auc_counts_ties_as_half() -> None:
+    assert confidence.auc([0.9, 0.5, 0.5, 0.1], [True, True, False, False]) == 0.875
+    assert confidence.auc([0.3], [True]) is None
 
 
 def test_a_model_without_calibration_keeps_its_signals_and_no_value() -> None:

@@ -116,7 +116,10 @@ def test_cli_index_and_ask_json(tmp_path: Path, tiny_model: Path) -> None:
     assert data["found"] and data["sources"][0]["source"] == "data-retention-policy.md"
     assert set(data["timings"]) >= {"retrieval_ms", "first_token_ms", "tokens_per_s"}
     assert data["quotes"] and {q["n"] for q in data["quotes"]} <= {c["n"] for c in data["citations"]}
-    assert set(data["confidence"]) == {"refusal", "similarity", "terms", "value", "floor"}
+    assert set(data["confidence"]) == {  # what was read before the draft, and off it
+        "refusal", "similarity", "terms", "value", "floor", "answer_logprob", "least_logprob", "support",
+        "quote_rank", "quote_similarity", "quote_coverage", "coverage", "verified"}
+    assert data["draft"] == data["answer"] and data["evidence"]
     out = _copilot(home, "--model", str(tiny_model), "ask", UNRELATED)
     assert out.returncode == 0 and NOT_FOUND in out.stdout
     out = _copilot(home, "doctor")

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from copilot.eval.funnel import funnel
 from copilot.eval.metrics import ndcg, overlaps, percentile, recall
 from copilot.eval.normalize import matches
 
@@ -87,6 +88,15 @@ def test_eval_cuad_end_to_end(tmp_path: Path, tiny_model: Path) -> None:
         assert record["seconds"] > 0 and record["retrieved"]
         assert ("evidence_hit" in record) == bool(next(r for r in rows if r["id"] == record["id"])["evidence"])
     assert 0 <= result["figures"]["evidence hit@5"] <= 1
+    assert "| present: evidence sentence read by the model" in run.stdout  # the funnel is in the table
+    # Other questions about the same documents, from a file of the same form.
+    own = tmp_path / "own.jsonl"
+    own.write_text(json.dumps({"id": "own-1", "type": "anything", "question": "Who are the parties?",
+                               "doc": docs[0], "present": True, "answer": None, "evidence": []}) + "\n")
+    run = _copilot("eval", "cuad", str(data), "--questions", str(own), "--out", str(out),
+                   home=tmp_path / "home", tiny_model=tiny_model)
+    assert run.returncode == 0, run.stderr
+    assert [r["id"] for r in json.loads(out.read_text())["per_question"]] == ["own-1"]
 
 
 @pytest.mark.slow
@@ -112,6 +122,30 @@ def test_eval_scifact_end_to_end(tmp_path: Path, tiny_model: Path) -> None:
     for mode in ("dense", "lexical", "hybrid"):
         assert 0.3 < figures[f"{mode} nDCG@10"] <= 1.0, figures  # 60 documents: easy, not trivial
     assert figures["queries"] == len(queries)
+
+
+def _record(present: bool, **stages) -> dict:
+    return {"present": present, "evidence_hit": False, **stages} if present else {"present": False, **stages}
+
+
+def test_the_funnel_counts_each_stage_among_the_questions_that_passed_the_one_before() -> None:
+    records = [
+        _record(True, pool_hit=True, evidence_hit=True, read_hit=True, found=True, quote_is_evidence=True,
+                cited_right=True, correct=True),
+        _record(True, pool_hit=True, evidence_hit=True, read_hit=True, found=True, quote_is_evidence=False,
+                correct=False),
+        _record(True, pool_hit=True, evidence_hit=False, read_hit=True, found=True),  # read, though not in the 5
+        _record(True, pool_hit=False, found=False),
+        _record(False, found=True, quote_rank=2),
+        _record(False, found=False),
+    ]
+    f = funnel(records)
+    assert f["present: evidence in the passages retrieved"] == 0.75
+    assert f["present: evidence in the 5 sources"] == 0.5  # of those retrieved, then listed
+    assert f["present: answered"] == 0.5 and f["present: quote is evidence"] == 0.25
+    assert f["present: citations right"] == 0.25
+    assert f["gold value: answered right"] == 0.5 and f["gold value: answered wrong"] == 0.5
+    assert f["absent: refused"] == 0.5 and f["absent answered: quoting a lower one"] == 1.0
 
 
 def test_the_results_table_lines_up_whatever_the_widths() -> None:

@@ -72,6 +72,19 @@ def test_the_best_sentences_fill_the_budget_and_a_long_one_does_not_crowd_out_th
     assert found.best(words, budget=1000, most=2) == ranked[:2]
 
 
+def test_a_long_sentence_is_shown_as_its_verbatim_window_around_the_question_words() -> None:
+    filler = " ".join(f"word{i}" for i in range(60))
+    clause = f"Subject to the limits herein, {filler}, the Supplier shall indemnify the Buyer against losses, {filler}."
+    count = lambda t: len(t.split())  # noqa: E731  one token a word, as the fake generator counts
+    g = gathered("Who shall indemnify the Buyer?", [Hit(chunk(clause, "msa.pdf", 3, 0), 0.9)])
+    (shown,) = g.best(count, 240, 8, window=20)
+    assert len(shown.text.split()) == 20 and shown.text in clause  # a span of the sentence, as it is written
+    assert "indemnify the Buyer" in shown.text
+    (whole,) = g.best(count, 240, 8)  # no window: the whole sentence
+    assert whole.text == clause
+    assert evidence.around("A short one.", {"short"}, count, 20) == "A short one."
+
+
 def test_no_passages_no_sentences() -> None:
     assert gathered("anything?", []).sentences == ()
 

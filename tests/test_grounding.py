@@ -35,10 +35,15 @@ def test_a_verbatim_quote_supports_its_sentence() -> None:
     assert support('It says "governed by the laws of the State" plainly, per counsel.', LAW[0]) == 1.0
 
 
-def test_words_echoed_from_the_question_claim_nothing() -> None:
+def test_an_answer_that_only_echoes_the_question_claims_what_the_question_asks() -> None:
     question = "What insurance must Acme maintain under the Acme supply agreement?"
-    (claim,), quotes = check("Acme must maintain insurance under the Acme supply agreement.", [LAW], question)
-    assert claim.restates and claim.supported and quotes == (Quote(*LAW),)  # it rests on the best sentence
+    focus = "What insurance must Acme maintain?"
+    insurance = ("Acme shall maintain product liability insurance of $5 million.", 3)
+    echo = "Acme must maintain insurance under the Acme supply agreement."
+    (claim,), quotes = check(echo, [LAW, insurance], question, focus)
+    assert claim.restates and claim.supported and quotes == (Quote(*insurance),)  # it rests on that sentence
+    (claim,), quotes = check(echo, [LAW], question, focus)  # no sentence read is about insurance at all
+    assert claim.restates and not claim.supported and quotes == ()
     (claim,), quotes = check("Acme must maintain flood insurance of $5 million.", [LAW], question)
     assert not claim.supported and not claim.restates and quotes == ()
 

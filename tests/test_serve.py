@@ -320,6 +320,20 @@ def _outage(firm, which: int, start, up: str, said: str, mid_answer: bool = Fals
     assert alice.audit().verify()[1] is None
 
 
+def test_the_model_server_reports_what_the_answer_is_judged_by(firm) -> None:
+    """A draft through the model server carries each token's log probability, as the local model's
+    does: the server's answers are decided on the same signals."""
+    from copilot.endpoint import EndpointGenerator
+
+    model = EndpointGenerator([f"http://127.0.0.1:{firm['model_port']}"])
+    pieces: list[str] = []
+    draft = model.complete([{"role": "user", "content": "Say hello in three words."}], 12, on_piece=pieces.append)
+    assert draft.text and "".join(pieces) == draft.text
+    assert len(draft.logprobs) == draft.completion_tokens > 0 and all(lp <= 0 for lp in draft.logprobs)
+    assert 0 < model.opening_probability([{"role": "user", "content": "Is the sky blue? Reply Yes or No."}],
+                                         ["Yes"]) < 1
+
+
 def test_a_model_server_that_dies_is_one_clear_error_and_the_server_goes_on(firm) -> None:
     _outage(firm, 1, lambda: _model_server(firm["tiny_model"], firm["model_port"]),
             f"http://127.0.0.1:{firm['model_port']}/v1/models", "model server")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+
 import pytest
 from textual.widgets import DataTable, Input, OptionList
 
@@ -273,7 +275,7 @@ async def test_a_reopened_conversation_survives_a_restart_and_its_follow_ups_use
 @pytest.mark.asyncio
 async def test_the_index_screen_lists_files_and_indexes_a_folder_while_the_chat_answers(tmp_path) -> None:
     app = make_app(tmp_path)
-    app.engine.index_delay = 0.25  # five files of four steps: five seconds
+    app.engine.index_gate = threading.Event()  # the run's last file waits for the test: it is still going
     async with app.run_test(size=(120, 40)) as pilot:
         await pilot.press("f2")
         await settle(pilot)
@@ -296,6 +298,7 @@ async def test_the_index_screen_lists_files_and_indexes_a_folder_while_the_chat_
         await pilot.pause(1.0)
         assert app.indexing is not None, "the run should still be going"
         assert "seven (7) years" in answer_text(app)
+        app.engine.index_gate.set()
         await settle(pilot)
         assert app.indexing is None
         assert any(n.startswith("5 files: 5 indexed") for n in notes(app))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 import time
 from dataclasses import replace
 from pathlib import Path
@@ -66,6 +67,7 @@ class FakeEngine:
         self.indexed: list[Path] = []
         self.manifest = FakeManifest(files)
         self.index_delay = 0.05
+        self.index_gate: threading.Event | None = None  # set: the run may finish (a test holds it open)
 
     @property
     def model(self) -> str:
@@ -133,6 +135,8 @@ class FakeEngine:
             for step in range(4):
                 time.sleep(self.index_delay)
                 progress.advance(1, 2, (step + 1) / 4)
+            if i == 4 and self.index_gate is not None:
+                self.index_gate.wait(60)
             progress.done(f"file{i}.pdf")
         self.manifest.files += 5
         return Summary(files=5, indexed=5, pages=20, chunks=40, seconds=1.0)

@@ -154,9 +154,11 @@ def ask(ctx: click.Context, question: str, as_json: bool, top_k: int | None, max
               help="Where the benchmark's own index lives (default: $COPILOT_HOME/eval/BENCHMARK).")
 @click.option("--part", type=click.Choice(["all", "dev", "test"]), default="all", show_default=True,
               help="CUAD: only the contracts of one half (tune on dev, report test).")
+@click.option("--questions", type=click.Path(path_type=Path, dir_okay=False, exists=True),
+              help="CUAD: other questions about DATA's documents, in qa.jsonl's form (default: DATA/qa.jsonl).")
 @click.pass_context
 def evaluate(ctx: click.Context, benchmark: str, data: Path, limit: int, out: Path | None,
-             workdir: Path | None, part: str) -> None:
+             workdir: Path | None, part: str, questions: Path | None) -> None:
     """Measure answer quality on BENCHMARK's data in DATA (a BEIR SciFact or a CUAD folder).
 
     SciFact: nDCG@10 and recall@5 for dense, lexical and hybrid retrieval.
@@ -170,9 +172,11 @@ def evaluate(ctx: click.Context, benchmark: str, data: Path, limit: int, out: Pa
     from copilot.cli.progress import IndexBar
     from copilot.eval import cuad, scifact
     config = ctx.obj
-    workdir = workdir or config.home / "eval" / benchmark
+    # Each data set keeps an index of its own (CUAD's in eval/cuad, as before).
+    named = benchmark if data.resolve().name == benchmark else f"{benchmark}-{data.resolve().name}"
+    workdir = workdir or config.home / "eval" / named
     out = out or config.home / "eval" / f"{benchmark}.json"
-    run = {"scifact": scifact.run, "cuad": partial(cuad.run, part=part)}[benchmark]
+    run = {"scifact": scifact.run, "cuad": partial(cuad.run, part=part, questions_file=questions)}[benchmark]
     live = sys.stderr.isatty()
 
     def progress(done: int, total: int, what: str) -> None:

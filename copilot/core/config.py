@@ -47,7 +47,8 @@ class Config:
     retrieval_depth: int = 24  # passages whose sentences are weighed as evidence
     min_score: float = 0.25  # cosine similarity below which a passage is unrelated
     evidence_tokens: int = 240  # what the evidence sentences shown to the model may take: most of the wait
-    evidence_sentences: int = 6  # at most this many evidence sentences, however short
+    evidence_sentences: int = 8  # at most this many evidence sentences, however short
+    evidence_window: int = 45  # a longer sentence is shown as this many tokens around the question's words
     min_confidence: float = -1.0  # below it, "not found"; -1: the model's calibrated floor, 0: never
     chunk_tokens: int = 200
     chunk_overlap: int = 32

@@ -144,15 +144,22 @@ class Quote:
 
 @dataclass(frozen=True)
 class Confidence:
-    """How sure the copilot was, and what it judged by (see `copilot.confidence`).
+    """How sure the copilot was of an answer, and what it judged by (see `copilot.confidence`).
 
-    `refusal` is the model's own probability, before it wrote a word, that
-    its reply says the evidence does not answer; `similarity` and `terms` are
-    how close the best sentence of the evidence is to the question (MiniLM
-    cosine; weight of the question's words it holds).  `value` is the
-    calibrated probability that the documents answer the question (None for
+    Read before the model writes: `refusal`, its own probability that its
+    reply says the evidence does not answer; `similarity` and `terms`, how
+    close the best evidence sentence is to the question (MiniLM cosine;
+    weight of the question's words it holds).  Read from the draft once it is
+    written: `answer_logprob` and `least_logprob`, the mean and the lowest log
+    probability of its tokens; `support`, how much of it the grounding check
+    found in its quote; `quote_rank`, where the quoted sentence ranked among
+    those read (0: the best); `quote_similarity` and `quote_coverage`, how
+    close that sentence is to the question and the share of the question's
+    words (by rarity) it holds; `coverage`, the most any sentence read holds;
+    `verified`, the model's probability that the quote states the answer.
+    `value` is the calibrated probability that the answer is right (None for
     a model with no calibration), `floor` the value below which it is not
-    answered.
+    shown.
     """
 
     refusal: float
@@ -160,6 +167,14 @@ class Confidence:
     terms: float
     value: float | None = None
     floor: float | None = None
+    answer_logprob: float | None = None
+    least_logprob: float | None = None
+    support: float | None = None
+    quote_rank: int | None = None
+    quote_similarity: float | None = None
+    quote_coverage: float | None = None
+    coverage: float | None = None
+    verified: float | None = None
 
 
 @dataclass(frozen=True)
@@ -217,6 +232,8 @@ class Answer:
     standalone: str = ""  # the question retrieval searched with (a follow-up, rewritten)
     quotes: tuple[Quote, ...] = ()
     confidence: Confidence | None = None
+    evidence: tuple[Quote, ...] = ()  # the sentences the model read, best first, each with its source
+    draft: str = ""  # what the model wrote, shown or not (a refused draft stays on the record)
 
     def quoted(self) -> list[tuple[Quote, Citation]]:
         """Each quote with the citation it is from."""
@@ -263,6 +280,8 @@ class Answer:
             "standalone": self.standalone,
             "quotes": [asdict(q) for q in self.quotes],
             "confidence": asdict(self.confidence) if self.confidence else None,
+            "evidence": [asdict(q) for q in self.evidence],
+            "draft": self.draft,
         }
 
     @classmethod
@@ -293,6 +312,8 @@ class Answer:
             standalone=data.get("standalone", ""),
             quotes=tuple(_record(Quote, q) for q in data.get("quotes", ())),
             confidence=_record(Confidence, confidence) if confidence else None,
+            evidence=tuple(_record(Quote, q) for q in data.get("evidence", ())),
+            draft=data.get("draft", ""),
         )
 
 
@@ -302,6 +323,23 @@ def _record(cls, data: dict):
 
     names = {f.name for f in fields(cls)}
     return cls(**{k: v for k, v in data.items() if k in names})
+
+
+@dataclass(frozen=True)
+class Completion:
+    """A model's whole reply, held rather than streamed, with how sure it was of each token.
+
+    `logprobs` is the natural log of the probability of each token written,
+    as the model scored it; `cancelled` says the reply was cut short by the
+    caller.
+    """
+
+    text: str
+    logprobs: tuple[float, ...] = ()
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    cancelled: bool = False
+    tokens_per_s: float | None = None  # generation speed, from the first token to the last
 
 
 @runtime_checkable
@@ -323,6 +361,14 @@ class Generator(Protocol):
     ) -> Iterator[str]:
         """The reply, piece by piece, ending before any of `stop` and not beginning with
         any of `avoid`; once `cancel` is set it stops as soon as it can."""
+        ...
+
+    def complete(
+        self, messages: Sequence[dict[str, str]], max_tokens: int, cancel: Event | None = None,
+        stop: Sequence[str] = (), avoid: Sequence[str] = (), on_piece: TokenFn | None = None,
+    ) -> Completion:
+        """The whole reply, as `stream` would write it, with each token's log probability;
+        `on_piece` gets each piece of text as it is written."""
         ...
 
     def opening_probability(

@@ -27,12 +27,15 @@ from pathlib import Path
 
 from copilot.core.config import Config
 from copilot.eval import ProgressFn, Report, eval_config
+from copilot.eval.funnel import MEASURES as FUNNEL
+from copilot.eval.funnel import funnel, wrong_answers
 from copilot.eval.metrics import overlaps, percentile, share
 from copilot.eval.normalize import matches
 
 
-def load(data: Path) -> list[dict]:
-    return [json.loads(line) for line in (data / "qa.jsonl").open() if line.strip()]
+def load(data: Path, questions: Path | None = None) -> list[dict]:
+    """The questions: DATA/qa.jsonl, or another file of the same form about DATA's documents."""
+    return [json.loads(line) for line in (questions or data / "qa.jsonl").open() if line.strip()]
 
 
 SPLIT_SEED = 16
@@ -68,13 +71,19 @@ class Pages:
         return self._pages[path].get(page, "")
 
 
-def judge(q: dict, answer, data: Path, pages: Pages, part: str) -> dict:
-    """One question's record: what was asked, answered, quoted, cited, and whether each was right."""
+def judge(q: dict, answer, data: Path, pages: Pages, part: str, pool=()) -> dict:
+    """One question's record: what was asked, answered, quoted, cited, and whether each was right.
+
+    `pool` are the passages retrieval found for the question (all of them, not
+    only the sources listed): where the evidence stood before the answer.
+    """
     doc = str((data / q["doc"]).resolve())
     evidence = q.get("evidence") or []
     t = answer.timings
+    read = [e.text for e in answer.evidence]
     record = {
-        "id": q["id"], "type": q["type"], "doc": q["doc"], "part": part, "present": q["present"],
+        "id": q["id"], "type": q.get("type", ""), "question": q["question"], "doc": q["doc"], "part": part,
+        "present": q["present"],
         "gold": q.get("answer"), "answer": answer.text, "found": answer.found, "reason": answer.reason,
         "quotes": [qt.text for qt in answer.quotes],
         "citations": [f"{Path(c.path).name} p{c.page}" for c in answer.citations],
@@ -84,9 +93,13 @@ def judge(q: dict, answer, data: Path, pages: Pages, part: str) -> dict:
         "first_token_s": (t.retrieval_ms + t.first_token_ms) / 1000 if t.first_token_ms is not None else None,
         "prompt_tokens": t.prompt_tokens,
         "unsupported": [c.text for c in answer.claims if not c.supported],
+        "read": read,
+        "quote_rank": next((read.index(qt.text) for qt in answer.quotes if qt.text in read), None),
     }
     if evidence:
         record["evidence_hit"] = any(c.path == doc and overlaps(c.text, evidence) for c in answer.sources[:5])
+        record["pool_hit"] = any(h.chunk.path == doc and overlaps(h.chunk.text, evidence) for h in pool)
+        record["read_hit"] = any(overlaps(text, evidence) for text in read)
         if answer.quotes:
             record["quote_is_evidence"] = any(overlaps(qt.text, evidence) for qt in answer.quotes)
     if q.get("answer"):
@@ -97,6 +110,7 @@ def judge(q: dict, answer, data: Path, pages: Pages, part: str) -> dict:
         record["citations_right"] = [
             c.path == doc and overlaps(pages.text(c.path, c.page), evidence) for c in answer.citations
         ]
+        record["cited_right"] = bool(record["citations_right"]) and all(record["citations_right"])
     return record
 
 
@@ -124,9 +138,9 @@ def figures(records: list[dict]) -> dict[str, float | None]:
     )))
 
 
-def with_parts(records: list[dict], data: Path) -> list[dict]:
+def with_parts(records: list[dict], data: Path, questions_file: Path | None = None) -> list[dict]:
     """`records` each with its contract's half (a run recorded before the halves were kept has none)."""
-    questions = load(data)
+    questions = load(data, questions_file)
     doc = {q["id"]: q["doc"] for q in questions}
     half = halves(questions)
     return [r if "part" in r else {**r, "part": half[doc[r["id"]]]} for r in records]
@@ -138,29 +152,42 @@ def summarize(records: list[dict], report: Report) -> None:
     names = ["all"] + list(PARTS)
     kept = [(n, c) for n, c in zip(names, columns) if c and (n == "all" or len(c) < len(records))]
     report.headers = ("measure", *(n for n, _ in kept))
-    table = [figures(c) for _, c in kept]
-    for measure in MEASURES:
+    table = [figures(c) | funnel(c) for _, c in kept]
+    for measure in MEASURES + FUNNEL:
         fmt = "{}" if measure == "questions" else "{:.2f}" if "(s)" in measure else "{:.4f}"
         report.add(measure, *(t[measure] for t in table), fmt=fmt)
+    report.data["absent clauses answered"] = wrong_answers(records)
+
+
+def folders(data: Path, questions: list[dict]) -> list[Path]:
+    """The folders holding the questions' documents: what is indexed (CUAD's: `pdfs/`)."""
+    return sorted({(data / q["doc"]).parent for q in questions})
 
 
 def run(data: Path, config: Config, workdir: Path, limit: int = 0,
-        progress: ProgressFn | None = None, index_progress=None, part: str = "all") -> Report:
-    """Index the contracts, ask the questions (of one half, and a sample of `limit`), judge every answer."""
+        progress: ProgressFn | None = None, index_progress=None, part: str = "all",
+        questions_file: Path | None = None) -> Report:
+    """Index the documents, ask the questions (of one half, and a sample of `limit`), judge every answer.
+
+    `questions_file`: questions of the same form as DATA/qa.jsonl about
+    DATA's documents (other kinds of question, other wording).
+    """
     from copilot.engine import Copilot
 
     engine = Copilot(eval_config(config, workdir))
-    summary = engine.index([data / "pdfs"], index_progress)
-    questions = load(data)
+    questions = load(data, questions_file)
+    summary = engine.index(folders(data, questions), index_progress)
     half = halves(questions)
     questions = pick([q for q in questions if part == "all" or half[q["doc"]] == part], limit)
     report = Report("cuad", data={"model": config.model, "part": part, "split_seed": SPLIT_SEED,
+                                  "questions": str(questions_file or data / "qa.jsonl"),
                                   "index": summary.to_dict(), "per_question": []})
     pages, records = Pages(), report.data["per_question"]
     reader = engine.local_reader()
     for i, q in enumerate(questions, 1):
         answer = engine.ask(q["question"], reader)
-        records.append(judge(q, answer, data, pages, half[q["doc"]]))
+        pool = engine.answerer.retriever.search(answer.standalone or q["question"], reader.walls).nearest
+        records.append(judge(q, answer, data, pages, half[q["doc"]], pool))
         if progress:
             progress(i, len(questions), q["type"])
     summarize(records, report)
