@@ -38,6 +38,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
 from copilot import confidence, evidence, grounding, prompt
+from copilot.confidence import SIGNALS
 from copilot.core.config import Config
 from copilot.core.sanitize import printable
 from copilot.core.sentences import unnumbered
@@ -175,10 +176,14 @@ class Answerer:
             streamed[:1] = streamed[:1] or [time.perf_counter()]
             on_token(printable(piece))
 
+        # Every signal is measured when every draft is shown (min_confidence 0: the runs
+        # calibrations are fitted on); otherwise those that cost something only if weighed.
+        weighed = set(SIGNALS) if self.min_confidence == 0.0 else set(calibration.features if calibrated else ())
         draft = None
         if not (cancel is not None and cancel.is_set()):
             draft = gen.complete(brief.messages, brief.max_tokens, cancel, stop=("\n",), avoid=avoid,
-                                 on_piece=None if calibrated else stream)
+                                 on_piece=None if calibrated else stream,
+                                 logprobs=bool(weighed & {"answer logprob", "least logprob"}))
         say = (lambda _t: None) if streamed else on_token  # a streamed reply has been said
         if cancel is not None and cancel.is_set():
             partial = printable(draft.text).strip() if draft else ""
@@ -193,10 +198,8 @@ class Answerer:
             # Nothing it says is in the evidence: that is "not found", with the draft shown flagged.
             say(NOT_FOUND)
             return timed(replace(done, claims=claims, reason=UNSUPPORTED, draft=text), draft)
-        # The model's reading of its quote costs a turn: asked when the calibration weighs it, or
-        # when every draft is shown (min_confidence 0: the runs calibrations are fitted on).
-        verify = self.min_confidence == 0.0 or (calibrated and "verified logit" in calibration.features)
-        signals = self._signals(brief, refusal, draft, claims, quotes, search, cancel, verify)
+        signals = self._signals(brief, refusal, draft, claims, quotes, search, cancel,
+                                verify="verified logit" in weighed)
         judged = confidence.judge(signals, getattr(gen, "name", ""), self.min_confidence)
         if cancel is not None and cancel.is_set():
             return timed(replace(done, text=text if streamed else "", cancelled=True, confidence=judged,

@@ -125,10 +125,12 @@ class EndpointGenerator:
 
     def complete(self, messages: Sequence[dict[str, str]], max_tokens: int,
                  cancel: threading.Event | None = None, stop: Sequence[str] = (),
-                 avoid: Sequence[str] = (), on_piece: TokenFn | None = None) -> Completion:
-        """The whole reply with each token's log probability (`logprobs`), as `stream` writes it;
-        `on_piece` gets each piece of text as it comes."""
-        body = self._body(messages, max_tokens) | {"logprobs": True, "top_logprobs": 1}
+                 avoid: Sequence[str] = (), on_piece: TokenFn | None = None,
+                 logprobs: bool = True) -> Completion:
+        """The whole reply with each token's log probability (`logprobs`, if asked for: the
+        llama-cpp-python server sorts the whole vocabulary for each token, slow on a CPU), as
+        `stream` writes it; `on_piece` gets each piece of text as it comes."""
+        body = self._body(messages, max_tokens) | ({"logprobs": True, "top_logprobs": 1} if logprobs else {})
         pieces, times = [], []
         for piece in self._reply(body, cancel, stop, avoid):
             pieces.append(piece)

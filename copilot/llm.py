@@ -176,9 +176,11 @@ class LlamaGenerator:
 
     def complete(self, messages: Sequence[dict[str, str]], max_tokens: int,
                  cancel: threading.Event | None = None, stop: Sequence[str] = (),
-                 avoid: Sequence[str] = (), on_piece: TokenFn | None = None) -> Completion:
-        """The whole reply, with the log probability of each token written (as `stream`);
-        `on_piece` gets each piece of text as it is written."""
+                 avoid: Sequence[str] = (), on_piece: TokenFn | None = None,
+                 logprobs: bool = True) -> Completion:
+        """The whole reply, with the log probability of each token written (as `stream`; here
+        they cost nothing, so `logprobs` changes nothing); `on_piece` gets each piece of text
+        as it is written."""
         import time
 
         pieces, times = [], []

@@ -104,7 +104,8 @@ class ScriptedGenerator:
             return self.opening
         return 0.9 if any(self._next().startswith(o.split()[0]) for o in openings) else 0.05
 
-    def complete(self, messages, max_tokens: int, cancel=None, stop=(), avoid=(), on_piece=None) -> Completion:
+    def complete(self, messages, max_tokens: int, cancel=None, stop=(), avoid=(), on_piece=None,
+                 logprobs=True) -> Completion:
         words = []
         for w in self.stream(messages, max_tokens, cancel, stop, avoid):
             if cancel is not None and cancel.is_set():

@@ -366,9 +366,11 @@ class Generator(Protocol):
     def complete(
         self, messages: Sequence[dict[str, str]], max_tokens: int, cancel: Event | None = None,
         stop: Sequence[str] = (), avoid: Sequence[str] = (), on_piece: TokenFn | None = None,
+        logprobs: bool = True,
     ) -> Completion:
-        """The whole reply, as `stream` would write it, with each token's log probability;
-        `on_piece` gets each piece of text as it is written."""
+        """The whole reply, as `stream` would write it, with each token's log probability (if
+        `logprobs`: a model server may take long over them); `on_piece` gets each piece of
+        text as it is written."""
         ...
 
     def opening_probability(
