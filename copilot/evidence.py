@@ -65,24 +65,27 @@ class Evidence:
         long clause does not crowd out the rest.
         """
         chosen: list[Sentence] = []
+        first: Sentence | None = None
         left = budget
-        sentences = self.sentences
-        if window:
-            sentences = tuple(replace(s, text=around(s.text, self.asked, count, window)) for s in sentences)
-        for s in sentences:
+        for s in self.sentences:  # counted one by one: a model server counts over HTTP
             if len(chosen) == most:
                 break
             size = count(s.text)
+            if window and size > window:
+                s = replace(s, text=around(s.text, self.asked, count, window, size))
+                size = count(s.text)
+            first = first or s
             if size <= left:
                 chosen.append(s)
                 left -= size
-        return chosen or list(sentences[:1])
+        return chosen or ([first] if first else [])
 
 
-def around(text: str, asked: frozenset[str] | set[str], count: Callable[[str], int], window: int) -> str:
+def around(text: str, asked: frozenset[str] | set[str], count: Callable[[str], int], window: int,
+           size: int | None = None) -> str:
     """The verbatim span of `text` of about `window` tokens that holds most of the `asked` words
-    (the first such span on a tie); `text` itself when it fits."""
-    size = count(text)
+    (the first such span on a tie); `text` itself when it fits.  `size`: its tokens, if counted."""
+    size = count(text) if size is None else size
     if size <= window:
         return text
     words = list(re.finditer(r"\S+", text))
