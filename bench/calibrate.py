@@ -33,7 +33,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
-from copilot.confidence import FILE, SIGNALS, auc, errors, fit, floor_for  # noqa: E402
+from copilot.confidence import FILE, SIGNALS, auc, errors, fit, floor_for, shows  # noqa: E402
 from copilot.core.types import Confidence  # noqa: E402
 from copilot.eval.cuad import figures  # noqa: E402
 from copilot.eval.funnel import funnel  # noqa: E402
@@ -105,7 +105,7 @@ def decided(record: dict, calibration) -> dict:
     """`record` as the path would have ended it under `calibration`: a draft below the floor
     is "not found" (the rest of the record, retrieval and evidence, is as it was)."""
     s = signals(record)
-    if s is None or calibration.probability(s) >= calibration.floor:
+    if s is None or shows(calibration.probability(s), calibration.floor):
         return record
     held = {k: v for k, v in record.items() if k not in ("quote_is_evidence", "citations_right", "cited_right")}
     held.update(found=False, reason="uncertain", quotes=[], citations=[], unsupported=[], quote_rank=None)
@@ -121,7 +121,7 @@ def report(name: str, records: list[dict], calibration) -> dict:
     answered = [signals(r) is not None for r in records]
     values = [calibration.probability(signals(r)) if a else 0.0 for r, a in zip(records, answered)]
     present = [r["present"] for r in records]
-    shown = [r for r, a, v in zip(records, answered, values) if a and v >= calibration.floor]
+    shown = [r for r, a, v in zip(records, answered, values) if a and shows(v, calibration.floor)]
     drafts = [(v, right(r)) for r, a, v in zip(records, answered, values) if a]
     out = {
         "records": len(records),

@@ -52,7 +52,9 @@ from copilot.retrieval import Retrieval, Retriever
 NOT_FOUND = "Not found in the indexed documents."
 NOT_FOUND_MARK = re.compile(
     r"^\W*((not|none)\s+(found|stated|specified|mentioned|given)\b"
-    r"|the\s+(documents|sources|sentences)\s+do\s+not\s+(say|contain|answer|state))",
+    r"|the\s+(documents|sources|sentences)\s+do\s+not\s+(say|contain|answer|state))"
+    # "The renewal term is not stated." (the model names what is missing, then says so)
+    r"|^.{0,120}\b(is|are)\s+not\s+(stated|specified|mentioned|given)(\s+in\s+the\s+\w+)?\W*$",
     re.IGNORECASE,
 )
 
@@ -204,7 +206,7 @@ class Answerer:
         if cancel is not None and cancel.is_set():
             return timed(replace(done, text=text if streamed else "", cancelled=True, confidence=judged,
                                  draft=text), draft)
-        if judged.value is not None and judged.floor is not None and judged.value < judged.floor:
+        if not confidence.shows(judged.value, judged.floor):
             say(NOT_FOUND)
             return timed(replace(done, reason=UNCERTAIN, confidence=judged, draft=text), draft)
         say(text)

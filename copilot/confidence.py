@@ -129,10 +129,15 @@ def floor_for(calibration: Calibration, questions: Sequence[tuple[bool, Confiden
     return min(candidates, key=lambda f: (max(errors(scores, present, answered, f)), f))
 
 
+def shows(value: float | None, floor: float | None) -> bool:
+    """Whether an answer judged `value` is shown at `floor` (without either: it is)."""
+    return value is None or floor is None or value >= floor
+
+
 def errors(values: Sequence[float], present: Sequence[bool], answered: Sequence[bool],
            floor: float) -> tuple[float, float]:
     """(share of absent answers given, share of present ones refused) with `floor` applied."""
-    given = [a and v >= floor for v, a in zip(values, answered)]
+    given = [a and shows(v, floor) for v, a in zip(values, answered)]
     absent = [g for g, p in zip(given, present) if not p]
     there = [g for g, p in zip(given, present) if p]
     return (sum(absent) / len(absent) if absent else 0.0,

@@ -131,16 +131,8 @@ class EndpointGenerator:
         llama-cpp-python server sorts the whole vocabulary for each token, slow on a CPU), as
         `stream` writes it; `on_piece` gets each piece of text as it comes."""
         body = self._body(messages, max_tokens) | ({"logprobs": True, "top_logprobs": 1} if logprobs else {})
-        pieces, times = [], []
-        for piece in self._reply(body, cancel, stop, avoid):
-            pieces.append(piece)
-            times.append(time.monotonic())
-            if on_piece is not None and piece[0]:
-                on_piece(piece[0])
-        n = self.last_completion_tokens
-        speed = (n - 1) / (times[-1] - times[0]) if n > 1 and times[-1] > times[0] else None
-        return Completion("".join(t for t, _ in pieces), tuple(lp for _, lps in pieces for lp in lps),
-                          self.last_prompt_tokens, n, cancel is not None and cancel.is_set(), speed)
+        return Completion.collect(self._reply(body, cancel, stop, avoid), on_piece,
+                                  lambda: (self.last_prompt_tokens, self.last_completion_tokens), cancel)
 
     def _reply(self, body: dict, cancel: threading.Event | None, stop: Sequence[str],
                avoid: Sequence[str]) -> Iterator[tuple[str, list[float]]]:

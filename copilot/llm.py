@@ -181,22 +181,12 @@ class LlamaGenerator:
         """The whole reply, with the log probability of each token written (as `stream`; here
         they cost nothing, so `logprobs` changes nothing); `on_piece` gets each piece of text
         as it is written."""
-        import time
-
-        pieces, times = [], []
         with self._lock:
-            for piece in self._generate(messages, max_tokens, cancel, stop, avoid):
-                pieces.append(piece)
-                times.append(time.perf_counter())
-                if on_piece is not None and piece[0]:
-                    on_piece(piece[0])
-        n = self.last_completion_tokens
-        speed = (n - 1) / (times[-1] - times[0]) if n > 1 and len(times) > 1 and times[-1] > times[0] else None
-        return Completion("".join(p for p, _ in pieces), tuple(lp for _, lp in pieces if lp is not None),
-                          self.last_prompt_tokens, n, cancel is not None and cancel.is_set(), speed)
+            return Completion.collect(self._generate(messages, max_tokens, cancel, stop, avoid), on_piece,
+                                      lambda: (self.last_prompt_tokens, self.last_completion_tokens), cancel)
 
     def _generate(self, messages, max_tokens: int, cancel, stop: Sequence[str], avoid: Sequence[str]):
-        """(text, log probability) of each token of the reply, greedy (or sampled at
+        """(text, (its log probability,)) of each token of the reply, greedy (or sampled at
         `temperature`), until an end token, a `stop` string, `max_tokens` or `cancel`.
 
         Decoded here rather than by llama-cpp-python's completion, which gives no
@@ -235,20 +225,20 @@ class LlamaGenerator:
             cut = min((text.find(s) for s in stop if s and s in text), default=-1)
             if cut >= 0:
                 if text[len(sent):cut]:
-                    yield text[len(sent):cut], logprob
+                    yield text[len(sent):cut], (logprob,)
                 return
             held = max((len(s) - 1 for s in stop if s and any(text.endswith(s[:i]) for i in range(1, len(s)))),
                        default=0)
             ready = text[:len(text) - held] if held else text
             if len(ready) > len(sent):
-                yield ready[len(sent):], logprob
+                yield ready[len(sent):], (logprob,)
                 sent = ready
             elif not ready[len(sent):]:
-                yield "", logprob  # a token of no text yet: its probability still counts
+                yield "", (logprob,)  # a token of no text yet: its probability still counts
             self._llm.eval([token])
         rest = self._llm.detokenize(written, prev_tokens=prompt).decode("utf-8", errors="ignore")[len(sent):]
         if rest:
-            yield rest, None
+            yield rest, ()
 
     def _choose(self, logits) -> int:
         """The next token: the likeliest (temperature 0), or one drawn at `temperature`."""

@@ -8,7 +8,7 @@ from copilot import confidence
 from copilot.answer import NOT_FOUND, Answerer
 from copilot.confidence import Calibration
 from copilot.core.errors import QuestionTooLong
-from copilot.core.types import Answer, Quote
+from copilot.core.types import Answer, Completion, Quote
 from copilot.core.walls import Walls
 from copilot.prompt import REFUSAL
 from copilot.retrieval import Retriever
@@ -97,7 +97,8 @@ def test_nothing_relevant_means_no_model_and_a_plain_not_found() -> None:
 
 
 @pytest.mark.parametrize("reply", ["Not stated.", "not stated", "Not found in the sentences.",
-                                   "The documents do not say.", "The sentences do not state it."])
+                                   "The documents do not say.", "The sentences do not state it.",
+                                   "The renewal term is not stated.", "Its length is not specified in the sentences."])
 def test_the_model_saying_the_sentences_do_not_answer_is_a_plain_not_found(reply: str) -> None:
     answer = answerer(reply).ask("Which laws govern the agreement?", EVERYONE)
     assert not answer.found and answer.text == NOT_FOUND and answer.reason == "sources silent"
@@ -347,3 +348,16 @@ def test_an_answer_and_its_quotes_survive_a_round_trip() -> None:
     assert again.quotes == answer.quotes and again.quoted() == answer.quoted()
     old = {k: v for k, v in answer.to_dict().items() if k not in ("quotes", "confidence")}
     assert Answer.from_dict(old).quotes == ()  # a conversation saved before quotes loads
+
+
+def test_a_held_reply_is_collected_whole_its_pieces_passed_on_as_they_come() -> None:
+    """What both generators (llama.cpp's and a model server's) do with the pieces they decode."""
+    shown: list[str] = []
+    pieces = iter([("Thirty", (-0.1,)), ("", (-0.2,)), (" days", (-0.3,)), ("", ())])
+    reply = Completion.collect(pieces, shown.append, lambda: (12, 3), threading.Event())
+    assert (reply.text, reply.logprobs, shown) == ("Thirty days", (-0.1, -0.2, -0.3), ["Thirty", " days"])
+    assert (reply.prompt_tokens, reply.completion_tokens, reply.cancelled) == (12, 3, False)
+    stopped = threading.Event()
+    stopped.set()
+    nothing = Completion.collect(iter([]), None, lambda: (12, 0), stopped)
+    assert nothing.cancelled and nothing.text == "" and nothing.tokens_per_s is None

@@ -87,6 +87,8 @@ def test_eval_cuad_end_to_end(tmp_path: Path, tiny_model: Path) -> None:
     for record in result["per_question"]:
         assert record["seconds"] > 0 and record["retrieved"]
         assert ("evidence_hit" in record) == bool(next(r for r in rows if r["id"] == record["id"])["evidence"])
+        if record.get("evidence_hit"):  # the pool is the one the answer was drawn from: its 5 sources in it
+            assert record["pool_hit"]
     assert 0 <= result["figures"]["evidence hit@5"] <= 1
     assert "| present: evidence sentence read by the model" in run.stdout  # the funnel is in the table
     # Other questions about the same documents, from a file of the same form.

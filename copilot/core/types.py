@@ -8,7 +8,7 @@ replaced by a fake in tests.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from threading import Event
@@ -340,6 +340,28 @@ class Completion:
     completion_tokens: int = 0
     cancelled: bool = False
     tokens_per_s: float | None = None  # generation speed, from the first token to the last
+
+    @classmethod
+    def collect(cls, pieces: Iterable[tuple[str, Sequence[float]]], on_piece: TokenFn | None,
+                counts: Callable[[], tuple[int, int]], cancel: Event | None) -> Completion:
+        """The reply a generator writes as `pieces` (each its text and its tokens' log
+        probabilities), every non-empty text passed to `on_piece` as it comes; `counts` gives
+        (prompt, completion) tokens once the pieces are drained."""
+        from time import perf_counter
+
+        texts: list[str] = []
+        logprobs: list[float] = []
+        times: list[float] = []
+        for text, lps in pieces:
+            texts.append(text)
+            logprobs.extend(lps)
+            times.append(perf_counter())
+            if on_piece is not None and text:
+                on_piece(text)
+        prompt, n = counts()
+        took = times[-1] - times[0] if times else 0.0
+        speed = (n - 1) / took if n > 1 and took > 0 else None
+        return cls("".join(texts), tuple(logprobs), prompt, n, cancel is not None and cancel.is_set(), speed)
 
 
 @runtime_checkable

@@ -164,6 +164,21 @@ def folders(data: Path, questions: list[dict]) -> list[Path]:
     return sorted({(data / q["doc"]).parent for q in questions})
 
 
+class Recorded:
+    """A retriever that keeps what its last search found: the passages an answer was drawn
+    from, for the funnel, without searching a second time."""
+
+    def __init__(self, retriever) -> None:
+        self._retriever, self.last = retriever, None
+
+    def __getattr__(self, name: str):
+        return getattr(self._retriever, name)
+
+    def search(self, *args, **kwargs):
+        self.last = self._retriever.search(*args, **kwargs)
+        return self.last
+
+
 def run(data: Path, config: Config, workdir: Path, limit: int = 0,
         progress: ProgressFn | None = None, index_progress=None, part: str = "all",
         questions_file: Path | None = None) -> Report:
@@ -184,9 +199,11 @@ def run(data: Path, config: Config, workdir: Path, limit: int = 0,
                                   "index": summary.to_dict(), "per_question": []})
     pages, records = Pages(), report.data["per_question"]
     reader = engine.local_reader()
+    searches = engine.answerer.retriever = Recorded(engine.answerer.retriever)
     for i, q in enumerate(questions, 1):
+        searches.last = None
         answer = engine.ask(q["question"], reader)
-        pool = engine.answerer.retriever.search(answer.standalone or q["question"], reader.walls).nearest
+        pool = searches.last.nearest if searches.last else ()
         records.append(judge(q, answer, data, pages, half[q["doc"]], pool))
         if progress:
             progress(i, len(questions), q["type"])
