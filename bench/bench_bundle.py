@@ -43,8 +43,7 @@ PYTHONS = {"3.11": "/usr/bin/python3.11", "3.12": str(max(Path.home().glob(".pye
 SPEED = """
 import json, sys, time
 from llama_cpp import Llama
-from copilot.compute import backends
-from copilot.llm import default_threads
+from copilot.llama.runtime import backends, default_threads
 used = backends(sys.argv[2])
 llm = Llama(model_path=sys.argv[1], n_ctx=1024, n_threads=default_threads(), verbose=False)
 prompt = llm.tokenize(("The parties agree that the Supplier shall indemnify the Customer. " * 40).encode())[:384]
@@ -98,7 +97,7 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3)
     args = parser.parse_args()
     from copilot.core.config import Config
-    from copilot.models import resolve_llm
+    from copilot.llama.models import resolve_llm
 
     native = args.native_wheel or native_wheel()
     with tempfile.TemporaryDirectory(prefix="bench-bundle-") as tmp:

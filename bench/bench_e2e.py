@@ -28,7 +28,7 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(HERE))
 
 from copilot.core.config import Config  # noqa: E402
-from copilot.engine import Copilot  # noqa: E402
+from copilot.engine.local import Copilot  # noqa: E402
 from report import machine, percentile, record  # noqa: E402
 
 
@@ -83,7 +83,7 @@ def main() -> None:
 
     from llama_cpp import Llama
 
-    from copilot.llm import default_threads
+    from copilot.llama.runtime import default_threads
 
     engine.generator  # load before timing anything
     reader = engine.local_reader()

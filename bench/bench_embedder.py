@@ -66,7 +66,7 @@ def main() -> None:
     args = parser.parse_args()
 
     from copilot.core import offline
-    from copilot.models import resolve_embedder
+    from copilot.llama.models import resolve_embedder
     from index.embedding import make_embedder
 
     offline.set_flags()

@@ -1,6 +1,6 @@
 """`copilot eval` as a benchmark: SciFact retrieval and CUAD answers, recorded in RESULTS.md.
 
-The very code `copilot eval` runs (copilot.eval), on ../shared/eval; each
+The very code `copilot eval` runs (copilot.tools.eval), on ../shared/eval; each
 benchmark indexes into its own home under --workdir (kept: a second run only
 asks).
 
@@ -26,7 +26,7 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(HERE))
 
 from copilot.core import config as config_mod  # noqa: E402
-from copilot.eval import cuad, scifact  # noqa: E402
+from copilot.tools.eval import cuad, scifact  # noqa: E402
 from report import record  # noqa: E402
 
 DATA = ROOT.parent / "shared" / "eval"

@@ -9,7 +9,7 @@ weights' values, and these figures are speed only.
            (-dev none, 16 threads) and all layers on the GPU (-ngl 99): prompt tok/s for
            512 and 2,048-token prompts, generation tok/s, and the total tok/s of several
            sequences at once (llama.cpp batches them); and through copilot itself
-           (copilot.llm, its default threads) the time to the first token of a
+           (copilot.llama.generator, its default threads) the time to the first token of a
            ~1,000-token prompt, on the CPU (no GPU visible: the fallback) and on the GPU.
   record   (here) the table from measure's JSON, appended to RESULTS.md with the card named.
 
@@ -64,8 +64,9 @@ def _batched(bin_dir: Path, model: Path, gpu: bool) -> dict:
 TTFT = """
 import json, sys, time
 from pathlib import Path
-from copilot.compute import backends
-from copilot.llm import LlamaGenerator, default_threads, layers_of
+from copilot.llama.generator import LlamaGenerator
+from copilot.llama.runtime import backends
+from copilot.llama.runtime import default_threads, layers_of
 model, gpu_layers = Path(sys.argv[1]), int(sys.argv[2])
 found = backends()
 generator = LlamaGenerator(model, context_window=4096, gpu_layers=gpu_layers)
@@ -149,7 +150,7 @@ def record(path: Path) -> None:
     first = found["models"][MODELS[0]]["ttft_cpu"]
     said = (f"; with no GPU visible copilot said: \"{_last_json(first)['use'][1]}\"" if not first["rc"] else "")
     append(__file__, rows, "models of the defaults' exact shapes with random weights, Q4_K_M (speed only: the "
-           "answers are noise); llama-bench and llama-batched-bench for llama.cpp, copilot.llm for copilot" + said,
+           "answers are noise); llama-bench and llama-batched-bench for llama.cpp, copilot.llama.generator for copilot" + said,
            {"card": found["card"]}, where=f"{found['card']}, {found['cores']} cores (the device machine)")
 
 

@@ -74,7 +74,7 @@ def sample_texts(home: Path, n: int) -> list[str]:
 
 def speedup(texts: list[str], models: Path, batch: int) -> dict:
     """Chunks/s of plain fp32 sentence-transformers and of the product's embedder."""
-    from copilot.models import resolve_embedder
+    from copilot.llama.models import resolve_embedder
     from index.embedding import OnnxEmbedder, SentenceTransformerEmbedder
 
     folder = resolve_embedder("")

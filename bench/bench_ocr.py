@@ -169,7 +169,7 @@ def reading(count: int, work: Path) -> tuple[list[tuple[str, ...]], dict]:
 def answering(count: int, work: Path, model: str | None) -> tuple[list[tuple[str, ...]], dict]:
     """Part 2: the questions on `count` contracts, over their text layer and over scans of them."""
     from copilot.core import config as config_mod
-    from copilot.eval import cuad
+    from copilot.tools.eval import cuad
 
     questions = cuad.load(CUAD)
     contracts = random.Random(SEED).sample(sorted({q["doc"] for q in questions}), count)

@@ -30,12 +30,12 @@ sys.path.insert(0, str(HERE))
 sys.path.insert(0, str(ROOT / "tests"))
 
 from copilot.core import config as config_mod  # noqa: E402
-from copilot.models import resolve_llm  # noqa: E402
+from copilot.llama.models import resolve_llm  # noqa: E402
 from quantize.convert import convert  # noqa: E402
 from quantize.evaluate import evaluate, tokens_of  # noqa: E402
 from quantize.imatrix import collect  # noqa: E402
 from quantize.quantizer import quantize  # noqa: E402
-from quantize.report import table  # noqa: E402
+from quantize.table import table  # noqa: E402
 from report import record  # noqa: E402
 
 PDFS = ROOT.parent / "shared" / "eval" / "cuad" / "pdfs"
@@ -47,7 +47,7 @@ SHAPE = dict(hidden_size=896, intermediate_size=4864, num_hidden_layers=24, num_
 
 
 def text(pdfs: list[Path]) -> str:
-    from quantize.report import text_of
+    from quantize.table import text_of
 
     return "\n\n".join(text_of(p) for p in pdfs)
 

@@ -35,9 +35,9 @@ sys.path.insert(0, str(HERE))
 import httpx  # noqa: E402
 
 from copilot.core.config import Config  # noqa: E402
-from copilot.engine import Copilot  # noqa: E402
-from copilot.models import resolve_llm  # noqa: E402
-from copilot.remote import RemoteEngine  # noqa: E402
+from copilot.engine.local import Copilot  # noqa: E402
+from copilot.llama.models import resolve_llm  # noqa: E402
+from copilot.engine.remote import RemoteEngine  # noqa: E402
 from copilot.server.gateway import Gateway  # noqa: E402
 from report import percentile, record  # noqa: E402
 

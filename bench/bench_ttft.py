@@ -24,8 +24,8 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(HERE))
 
 from copilot.core import config as config_mod  # noqa: E402
-from copilot.engine import Copilot  # noqa: E402
-from copilot.prompt import SYSTEM  # noqa: E402
+from copilot.engine.local import Copilot  # noqa: E402
+from copilot.answer.prompt import SYSTEM  # noqa: E402
 from report import record  # noqa: E402
 
 CUAD = ROOT.parent / "shared" / "eval" / "cuad"

@@ -1,11 +1,13 @@
-"""The terminal app as a user meets it: time to interactive, and typing while an answer streams.
+"""The terminal app as a user meets it: time to interactive, and typing while the model answers.
 
 Runs the real `copilot` in a tmux pane (as the end-to-end test does) and reads
 the screen with capture-pane, so every figure includes the terminal round trip.
   interactive  - from starting the process to the question box on screen;
   model ready  - until the status bar no longer says "(loading)";
   keystroke    - from sending one character to seeing it in the question box,
-                 while the default model streams an answer, and with the app idle;
+                 while the default model works on an answer (a calibrated model's
+                 draft is held until it is judged, so this is the drafting, not a
+                 stream), and with the app idle;
   cancel       - (in-process, the app's engine) from setting the cancel 0.3 s into a
                  question, while the model reads the prompt, to the model being free.
 The screen is polled every ~5 ms (each capture-pane is a subprocess), which
@@ -32,7 +34,7 @@ sys.path.insert(0, str(HERE))
 sys.path.insert(0, str(ROOT / "tests"))
 
 from copilot.core import config as config_mod  # noqa: E402
-from copilot.engine import Copilot  # noqa: E402
+from copilot.engine.local import Copilot  # noqa: E402
 from report import record  # noqa: E402
 from terminal import Terminal  # noqa: E402
 
@@ -78,12 +80,12 @@ def main() -> None:
 
     with Terminal([copilot], env, SIZE) as term:
         term.wait_until(lambda s: BOX in s and "(loading)" not in s, timeout=120, poll=0.02)
-        idle = measure(term, args.keys, streaming=False)
+        idle = measure(term, args.keys, answering=False)
         term.keys("C-u")
         term.keys(QUESTION, literal=True)
         term.keys("Enter")
-        term.wait_until(streaming, timeout=120, poll=0.02)
-        busy = measure(term, args.keys, streaming=True)
+        term.wait_until(asked, timeout=30, poll=0.005)
+        busy = measure(term, args.keys, answering=True)
         still = not SOURCES.search(term.screen())
 
     cancels = cancel_latency(home, args.model, args.starts)
@@ -100,16 +102,16 @@ def main() -> None:
         ("model ready, median (ms)", ms(ready, 0.5)),
         ("keystroke to screen, idle, p50 (ms)", ms(idle, 0.5)),
         ("keystroke to screen, idle, p95 (ms)", ms(idle, 0.95)),
-        ("keystroke to screen, streaming, p50 (ms)", ms(busy, 0.5)),
-        ("keystroke to screen, streaming, p95 (ms)", ms(busy, 0.95)),
-        ("keystroke to screen, streaming, max (ms)", ms(busy, 1.0)),
-        ("keys measured while streaming", str(len(busy))),
+        ("keystroke to screen, model answering, p50 (ms)", ms(busy, 0.5)),
+        ("keystroke to screen, model answering, p95 (ms)", ms(busy, 0.95)),
+        ("keystroke to screen, model answering, max (ms)", ms(busy, 1.0)),
+        ("keys measured while the model answered", str(len(busy))),
         ("Esc while the prompt is read → model free, median (ms)", ms(cancels, 0.5)),
         ("Esc while the prompt is read → model free, max (ms)", ms(cancels, 1.0)),
     ]
     note = (f"{args.starts} fresh starts of `copilot` in tmux; keystrokes typed one at a time into the "
-            f"question box, idle and while the model streamed a {QUESTION!r} answer "
-            f"({'still streaming after the last key' if still else 'the answer ended during the run'}).")
+            f"question box, idle and while the model worked on the answer to {QUESTION!r} "
+            f"({'still answering after the last key' if still else 'the answer ended during the run'}).")
     record(__file__, rows, note, {"interactive_s": interactive, "ready_s": ready, "idle_s": idle,
                                   "streaming_s": busy, "cancel_s": cancels,
                                   "model": args.model or "default"})
@@ -136,21 +138,17 @@ def cancel_latency(home: Path, model: str | None, runs: int) -> list[float]:
     return seconds
 
 
-def streaming(screen: str) -> bool:
-    """The answer has begun: the line under the question holds more than the "…" placeholder."""
-    lines = screen.splitlines()
-    for i, line in enumerate(lines[:-1]):
-        if "› List every retention" in line:
-            return lines[i + 1].strip() not in ("", "…")
-    return False
+def asked(screen: str) -> bool:
+    """The question is on screen as a turn: the app has taken it and the model is at work."""
+    return "› List every retention" in screen
 
 
-def measure(term: Terminal, n: int, streaming: bool) -> list[float]:
+def measure(term: Terminal, n: int, answering: bool) -> list[float]:
     """Seconds from sending each character to seeing all typed so far in the question box."""
     latencies: list[float] = []
     for i in range(min(n, len(PROBE))):
-        if streaming and SOURCES.search(term.screen()):
-            break  # the answer ended: later keys would not measure typing during a stream
+        if answering and SOURCES.search(term.screen()):
+            break  # the answer ended: later keys would not measure typing while the model works
         sent = time.perf_counter()
         term.keys(PROBE[i], literal=True)
         typed = PROBE[: i + 1]

@@ -1,4 +1,4 @@
-"""Fit a model's answer calibration on dev questions and ship it in copilot/calibration.json.
+"""Fit a model's answer calibration on dev questions and ship it in copilot/answer/calibration.json.
 
 Input: the JSON of one or more `copilot eval cuad` runs made with
 `min_confidence = 0` (every draft the grounding check bears out is shown,
@@ -33,11 +33,11 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
-from copilot.confidence import FILE, SIGNALS, auc, errors, fit, floor_for, shows  # noqa: E402
-from copilot.core.types import Confidence  # noqa: E402
-from copilot.eval.cuad import figures  # noqa: E402
-from copilot.eval.funnel import funnel  # noqa: E402
-from copilot.models import PACKAGED  # noqa: E402
+from copilot.answer.confidence import FILE, SIGNALS, auc, errors, fit, floor_for, shows  # noqa: E402
+from copilot.core.answers import Confidence  # noqa: E402
+from copilot.tools.eval.cuad import figures  # noqa: E402
+from copilot.tools.eval.funnel import funnel  # noqa: E402
+from copilot.llama.models import PACKAGED  # noqa: E402
 
 FOLDS = 5
 GAIN = 0.005  # a signal must raise the held-out AUC this much to be kept

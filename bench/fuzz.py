@@ -1,6 +1,6 @@
 """Fuzzing survey: thousands of damaged files and hostile questions, fresh each run.
 
-tests/test_fuzz.py holds the same properties with a fixed set of examples so
+tests/unit/test_fuzz.py holds the same properties with a fixed set of examples so
 CI stays repeatable; this script draws new ones and reports what happened to
 each kind of input: read, skipped (with which reasons), or an error that
 escaped (none should).  A reason of the form "could not be read: KeyError..."
@@ -78,11 +78,11 @@ def questions(n: int) -> dict:
     from fakes import ScriptedGenerator
     from fuzzing import printable_ok, questions as hostile
 
-    from copilot.audit import AuditLog
     from copilot.core.config import Config
     from copilot.core.errors import BadQuestion, QuestionTooLong
-    from copilot.engine import Copilot
-    from copilot.models import PACKAGED, packaged_model_path
+    from copilot.engine.audit import AuditLog
+    from copilot.engine.local import Copilot
+    from copilot.llama.models import PACKAGED, packaged_model_path
 
     home = Path(tempfile.mkdtemp(prefix="fuzz-"))
     engine = Copilot(Config(home=home, model=str(packaged_model_path(PACKAGED["smollm2-135m"], home))))

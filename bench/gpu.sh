@@ -2,7 +2,7 @@
 # The GPU path on the device machine (issue 20), in two calls that fit its 10-minute limit:
 #   bash bench/gpu.sh build     llama.cpp with CUDA (loadable backends, as LLAMA_BUILD=cuda builds it),
 #                               then models of the 0.5B and 1.5B defaults' exact shapes, random weights, Q4_K_M
-#   bash bench/gpu.sh measure   the GPU tests (tests/test_gpu.py), then bench/bench_gpu.py measure
+#   bash bench/gpu.sh measure   the GPU tests (tests/system/test_gpu.py), then bench/bench_gpu.py measure
 # It needs .gpu/ carried (bench/gpu/prepare.sh makes it: the trimmed llama.cpp source, llama_cpp's Python files,
 # two wheels, the models' skeletons). Results and logs go to $OUT.
 set -euo pipefail
@@ -57,13 +57,13 @@ if [[ ${1:-} == build ]]; then
 elif [[ ${1:-} == measure ]]; then
   [[ ! -f $W/cublas-dir ]] || export LD_LIBRARY_PATH=$(cat "$W/cublas-dir")${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}
   step "which kernels copilot loads, and a model load with a trace if it crashes"
-  python3 -X faulthandler -c "from copilot.compute import backends; print(backends())
+  python3 -X faulthandler -c "from copilot.llama.runtime import backends; print(backends())
 from llama_cpp import Llama; Llama('$W/0.5b-q4km.gguf', n_gpu_layers=99, verbose=True); print('model loaded')" \
     > "$OUT/load.log" 2>&1 || true
   grep -E "^Backends|model loaded|Fatal" "$OUT/load.log" || true
   step "GPU tests"
   COPILOT_TEST_GPU_MODEL=$W/0.5b-q4km.gguf python3 -m pytest -q --noconftest -p no:cacheprovider \
-    tests/test_gpu.py tests/test_compute.py::test_the_kernels_in_use_are_named_and_are_the_best_this_cpu_can_run \
+    tests/system/test_gpu.py tests/system/test_compute.py::test_the_kernels_in_use_are_named_and_are_the_best_this_cpu_can_run \
     2>&1 | tee "$OUT/tests.log" | tail -25 || true  # the benchmarks run even if a test fails
   step "benchmarks"
   python3 bench/bench_gpu.py measure --bin "$W/build/bin" --models "$W" --out "$OUT/gpu.json"

@@ -9,7 +9,7 @@ import sys
 import time
 from pathlib import Path
 
-from copilot.eval import figures_by_measure, markdown_table  # every script puts the project root on sys.path first
+from copilot.tools.eval import figures_by_measure, markdown_table  # every script puts the project root on sys.path first
 
 HERE = Path(__file__).resolve().parent
 

@@ -20,7 +20,7 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 from copilot.core import sentences
-from copilot.core.types import Chunk, Page
+from copilot.core.records import Chunk, Page
 
 SPECIAL_TOKENS = 2  # [CLS] and [SEP]
 SLICE_CHARS = 20_000  # the most of one over-long sentence encoded at once (see Chunker._cut)

@@ -24,9 +24,10 @@ from pathlib import Path
 
 from copilot.core.errors import CopilotError, IndexBusy, SkipFile
 from copilot.core.hashing import sha256_of
-from copilot.core.report import Progress, Silent, Summary
+from copilot.core.indexing import Progress, Silent, Summary
+from copilot.core.protocols import Embedder
+from copilot.core.records import Entry
 from copilot.core.sanitize import printable
-from copilot.core.types import Embedder, Entry
 from copilot.core.walls import DEFAULT_COLLECTION
 from index import loaders, ocr
 from index.chunking import Chunker

@@ -18,7 +18,7 @@ import re
 import sqlite3
 from collections.abc import Sequence
 
-from copilot.core.types import Chunk, Hit
+from copilot.core.records import Chunk, Hit
 from copilot.core.walls import Walls
 
 

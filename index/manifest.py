@@ -16,7 +16,8 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
-from copilot.core.types import Chunk, Entry, Hit, Totals
+from copilot.core.admin import Totals
+from copilot.core.records import Chunk, Entry, Hit
 from copilot.core.walls import DEFAULT_COLLECTION, Walls
 from index import lexical
 

@@ -13,7 +13,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from copilot.core.errors import CopilotError, Unavailable
-from copilot.core.types import Chunk, Hit
+from copilot.core.records import Chunk, Hit
 from copilot.core.walls import Walls
 
 COLLECTION = "chunks"

@@ -31,14 +31,14 @@ def _say(text: str) -> None:
 
 def _model(ctx: click.Context, setting: str) -> Path:
     """A model named as `copilot models` lists it, or a GGUF path."""
-    from copilot.models import resolve_llm
+    from copilot.llama.models import resolve_llm
 
     return resolve_llm(setting, ctx.obj.models_dir)
 
 
 def _stem(setting: str, path: Path) -> str:
     """The name quants of a model are written under: "qwen2.5-coder-0.5b" → "qwen2.5-coder-0.5b.Q4_0"."""
-    from copilot.models import PACKAGED
+    from copilot.llama.models import PACKAGED
     from quantize.quantizer import FULL, TYPES
 
     stem = setting if setting in PACKAGED else path.name.removesuffix(".gguf")
@@ -51,7 +51,7 @@ def _importance(ctx: click.Context, path: Path, stem: str, out_dir: Path, text: 
     """Collect the importance matrix from the firm's text through the source model, and keep it."""
     from quantize.evaluate import index_text, tokens_of
     from quantize.imatrix import collect, save
-    from quantize.report import text_of
+    from quantize.table import text_of
 
     source = text_of(text) if text else index_text(ctx.obj.index_dir / "manifest.sqlite", tokens * 6)
     ids = tokens_of(path, source, tokens)
@@ -149,7 +149,7 @@ def eval_cmd(ctx: click.Context, reference: str, candidates: tuple[str, ...], te
     Models go by name (`copilot models`) or path.
     """
     from quantize.evaluate import evaluate, index_text, recommend, tokens_of
-    from quantize.report import table, text_of
+    from quantize.table import table, text_of
 
     budget = _size(max_ram)
     source = text_of(text) if text else index_text(ctx.obj.index_dir / "manifest.sqlite", tokens * 6)

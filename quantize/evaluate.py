@@ -70,7 +70,7 @@ def tokens_of(model: Path, text: str, n: int) -> list[int]:
     """`text` in `model`'s vocabulary, at most `n` tokens (vocab only: no weights loaded)."""
     from llama_cpp import Llama
 
-    from copilot.llm import quiet_llama
+    from copilot.llama.runtime import quiet_llama
 
     quiet_llama()
     vocab = Llama(model_path=str(model), vocab_only=True, verbose=False)
@@ -163,7 +163,7 @@ def _speed(model: Path, prompt: list[int], context: int, gpu_layers: int) -> tup
     """Prompt and generation tokens/s with the app's settings (its threads and context window)."""
     import time
 
-    from copilot.llm import default_threads, load_llama
+    from copilot.llama.runtime import default_threads, load_llama
 
     llm = load_llama(model, n_ctx=context, n_threads=default_threads(), n_gpu_layers=gpu_layers)
     began = time.perf_counter()
@@ -184,7 +184,7 @@ def _speed(model: Path, prompt: list[int], context: int, gpu_layers: int) -> tup
 def _quality(model: Path, work: Path, tokens: list[int], window: int, reference: bool, gpu_layers: int) -> dict:
     """Perplexity, and KLD and same-top against the reference's log-probabilities on disk."""
     import numpy as np
-    from copilot.llm import default_threads, load_llama
+    from copilot.llama.runtime import default_threads, load_llama
 
     llm = load_llama(model, n_ctx=window, logits_all=True, n_threads=default_threads(), n_gpu_layers=gpu_layers)
     n_rows = sum(len(tokens[i:i + window]) - 1 for i in range(0, len(tokens), window))

@@ -89,8 +89,7 @@ def collect(model: Path, tokens: list[int], window: int = 512, threads: int = 0,
     import llama_cpp
     import numpy as np
 
-    from copilot.compute import backends
-    from copilot.llm import quiet_llama
+    from copilot.llama.runtime import backends, quiet_llama
 
     quiet_llama()
     backends()
@@ -195,6 +194,6 @@ def load(path: Path) -> dict:
 
 
 def _threads() -> int:
-    from copilot.llm import default_threads
+    from copilot.llama.runtime import default_threads
 
     return default_threads()

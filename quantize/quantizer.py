@@ -37,7 +37,7 @@ class Quantized:
 
 def file_type(path: Path) -> str:
     """A GGUF's type as llama.cpp names it ("F16", "Q4_K_M"), read from its header."""
-    from copilot.catalog import quant_of
+    from copilot.llama.catalog import quant_of
 
     try:
         return quant_of(path)
@@ -55,7 +55,7 @@ def quantize(source: Path, out: Path, qtype: str, allow_requantize: bool = False
     """
     import llama_cpp
 
-    from copilot.llm import quiet_llama
+    from copilot.llama.runtime import quiet_llama
 
     quiet_llama()
     qtype = qtype.upper()

@@ -16,7 +16,7 @@ pip install --upgrade pip
 pip install torch==2.13.0
 
 # llama.cpp is compiled on install.  The default is the portable build bundles carry: ggml's CPU
-# kernels for every x86-64 generation, the best one for the CPU picked at run time (copilot/compute.py),
+# kernels for every x86-64 generation, the best one for the CPU picked at run time (copilot/llama/runtime.py),
 # except Sapphire Rapids' AMX ones, which crash llama.cpp 0.3.36 where the kernel does not grant
 # AMX (scripts/llama-cpu-variants.cmake). LLAMA_BUILD=native builds for this CPU alone: every x86
 # extension it has but AMX (a plain -march=native build turns AMX on). The wheel is built once per

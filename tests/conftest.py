@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from copilot.core.config import Config
-from copilot.models import PACKAGED, packaged_model_path
+from copilot.llama.models import PACKAGED, packaged_model_path
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = ROOT / "examples"

@@ -7,7 +7,8 @@ import math
 import re
 from collections.abc import Iterator, Sequence
 
-from copilot.core.types import Chunk, Completion, Hit
+from copilot.core.protocols import Completion
+from copilot.core.records import Chunk, Hit
 
 
 class BagOfWordsEmbedder:
@@ -39,6 +40,17 @@ class ListStore:
 
     def vectors(self, ids) -> dict[str, list[float]]:
         return {c.id: v for c, v in self.rows if c.id in set(ids)}
+
+
+class Indexed:
+    """A file ledger with no lexical index: these versions (path → sha256) are fully indexed,
+    whatever the walls."""
+
+    def __init__(self, versions: dict[str, str]):
+        self.versions = versions
+
+    def indexed_versions(self, walls) -> dict[str, str]:
+        return dict(self.versions)
 
 
 class DictStore:
@@ -77,6 +89,7 @@ class ScriptedGenerator:
     has the log probability `logprob`."""
 
     name = "scripted.gguf"
+    quant = "Q8_0"
 
     def __init__(self, reply: str | list[str], context_window: int = 4096, opening: float | None = None,
                  verified: float = 0.9, logprob: float = -0.1):
@@ -92,6 +105,9 @@ class ScriptedGenerator:
 
     def count_tokens(self, text: str) -> int:
         return len(text.split())
+
+    def close(self) -> None:
+        self.closed = True
 
     def _next(self) -> str:
         return self.replies[min(len(self.calls), len(self.replies) - 1)]
@@ -135,7 +151,7 @@ def chunk(text: str, source: str = "doc.pdf", page: int = 1, number: int = 0) ->
 
 
 def write_gguf(path, file_type: int = 7, vocab: int = 300) -> None:
-    """A GGUF holding only metadata (no tensors): a header for `copilot.catalog` to read.
+    """A GGUF holding only metadata (no tensors): a header for `copilot.llama.catalog` to read.
 
     Its vocabulary (an array of strings) and scores (an array of floats) come
     before `general.file_type` on purpose: the reader must step over both.

@@ -1,4 +1,4 @@
-"""Hypothesis strategies for hostile input: questions and files (tests/test_fuzz.py, bench/fuzz.py).
+"""Hypothesis strategies for hostile input: questions and files (tests/*/test_fuzz*.py, bench/fuzz.py).
 
 Files are real documents of every format, damaged the way files are in the
 wild: truncated, bytes flipped, ranges dropped or repeated, noise inserted.
@@ -16,6 +16,7 @@ from email.message import EmailMessage
 from functools import cache
 from pathlib import Path
 
+from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -24,6 +25,15 @@ HOSTILE = ROOT.parent / "shared" / "corpus" / "hostile"
 
 # What `copilot.core.sanitize.printable` must leave out of anything stored or printed.
 UNPRINTABLE = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069\ud800-\udfff]")
+
+# Hypothesis for CI: the same examples every run, no deadline, no example database on disk.
+CI = settings(derandomize=True, deadline=None, database=None,
+              suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+
+
+def fuzz(examples: int) -> settings:
+    """CI's settings, with `examples` examples."""
+    return settings(CI, max_examples=examples)
 
 
 def printable_ok(text: str) -> bool:

@@ -7,16 +7,18 @@ import time
 from dataclasses import replace
 from pathlib import Path
 
-from copilot.answer import Answerer
+from copilot.answer.answerer import Answerer, AnswerSettings
+from copilot.answer.retrieval import RetrievalSettings, Retriever
+from copilot.core.admin import ModelState, Totals
+from copilot.core.answers import Timings
 from copilot.core.config import Config
 from copilot.core.errors import ModelMissing
-from copilot.core.report import Summary
-from copilot.core.types import Chunk, Entry, ModelState, Timings, Totals
+from copilot.core.indexing import Summary
+from copilot.core.records import Chunk, Entry
 from copilot.core.walls import Reader, Walls
-from copilot.retrieval import Retriever
 from index import loaders
 
-from fakes import BagOfWordsEmbedder, ListStore, ScriptedGenerator
+from fakes import BagOfWordsEmbedder, Indexed, ListStore, ScriptedGenerator
 
 EVERYONE = Walls.everything()  # no wall: the walls themselves are tested in test_walls.py
 
@@ -59,8 +61,8 @@ class FakeEngine:
         emb = BagOfWordsEmbedder()
         chunks = example_chunks()
         versions = {c.path: c.doc_sha256 for c in chunks}
-        retriever = Retriever(emb, ListStore(chunks, emb), lambda _walls: versions, 3, 0.1)
-        self.answerer = Answerer(retriever, SlowGenerator(reply, delay), 400)
+        retriever = Retriever(emb, ListStore(chunks, emb), Indexed(versions), RetrievalSettings(top_k=3, min_score=0.1, depth=3))
+        self.answerer = Answerer(retriever, SlowGenerator(reply, delay), AnswerSettings(max_tokens=400))
         self.config = Config(home=home, model="qwen2.5-coder-0.5b")
         self.fail_load = fail_load
         self.history: list = []
@@ -74,7 +76,7 @@ class FakeEngine:
         return str(self.config.model)
 
     def models(self, hashes=True, progress=None):
-        from copilot.catalog import catalog
+        from copilot.llama.catalog import catalog
 
         return catalog(self.config.models_dir, hashes, progress)  # the real listing of a test's folder
 
@@ -85,7 +87,7 @@ class FakeEngine:
         return ModelState(Path(self.model).name.removesuffix(".gguf"), generator.quant, generator.context_window)
 
     def use_model(self, setting):
-        from copilot.models import resolve_llm
+        from copilot.llama.models import resolve_llm
 
         resolve_llm(setting, self.config.models_dir)  # the real lookup: names, files, errors
         self.config = replace(self.config, model=setting)
@@ -104,7 +106,7 @@ class FakeEngine:
         return Reader("tester", EVERYONE)
 
     def audit(self):
-        from copilot.audit import AuditLog
+        from copilot.engine.audit import AuditLog
 
         return AuditLog(self.config.audit_file)
 
@@ -113,7 +115,7 @@ class FakeEngine:
 
     def ask(self, question, reader, on_token=None, cancel=None, history=(), on_wait=None):
         self.history = list(history)
-        answer = self.answerer.ask(question, reader.walls, on_token, cancel, history)
+        answer = self.answerer.answer(question, reader.walls, on_token, cancel, history)
         return replace(answer, timings=Timings(12.0, 150.0, 900.0, 1200, 40, 44.4))
 
     def status(self, reader):

@@ -21,10 +21,11 @@ from textual.reactive import reactive
 from textual.screen import Screen
 
 from copilot.core import offline
+from copilot.core.admin import Totals
+from copilot.core.answers import Answer
 from copilot.core.config import Config
 from copilot.core.contract import Engine
 from copilot.core.errors import CopilotError, IndexCancelled, IndexEmpty
-from copilot.core.types import Answer, Totals
 from tui.chat import ChatScreen
 from tui.dialogs import HelpScreen, ModelPicker, Prompt
 from tui.index_screen import AppProgress, IndexScreen
@@ -64,7 +65,7 @@ class CopilotApp(App[None]):
         super().__init__()
         self.notice = notice  # a start-up problem to tell the user about
         self.engine = engine
-        self.conversations = conversations  # a `tui.store.Conversations`, or None
+        self.conversations = conversations  # a `tui.saved.Conversations`, or None
         self.theme = THEMES.get(theme, THEMES["dark"])
         self.indexing: threading.Event | None = None  # set to cancel the run in progress
         self.loaded = threading.Event()  # the warm-up has ended (loaded, or failed and said so)
@@ -284,7 +285,7 @@ class CopilotApp(App[None]):
 def run_app(engine: Engine, config: Config) -> None:
     """Open the app on an engine (the `copilot` command with no arguments); `config` gives
     the app's own settings (its theme, where conversations are kept)."""
-    from tui.store import Conversations
+    from tui.saved import Conversations
 
     conversations, notice = None, ""
     try:

@@ -19,8 +19,8 @@ from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import Screen
 from textual.widgets import Footer, Input, OptionList, Static
 
+from copilot.core.answers import Answer
 from copilot.core.errors import CopilotError
-from copilot.core.types import Answer
 from tui.conversations import ConversationActions
 from tui.messages import Answered, Failed, Queued, Token
 from tui.status import StatusBar
@@ -92,7 +92,7 @@ class ChatScreen(ConversationActions, Screen[None]):
     # Asking ---------------------------------------------------------------
 
     @on(Input.Submitted, "#question")
-    def ask(self, event: Input.Submitted) -> None:
+    def question_submitted(self, event: Input.Submitted) -> None:
         question = event.value.strip()
         if not question:
             return

@@ -14,8 +14,8 @@ from textual.containers import VerticalScroll
 from textual.widgets import Input, OptionList
 from textual.widgets.option_list import Option
 
+from copilot.core.answers import Answer
 from copilot.core.errors import CopilotError
-from copilot.core.types import Answer
 from tui.dialogs import Confirm, Prompt
 from tui.turn import Sources, Turn
 

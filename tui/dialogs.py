@@ -13,7 +13,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Input, Label, OptionList, Static
 from textual.widgets.option_list import Option
 
-from copilot.core.types import ModelInfo
+from copilot.core.admin import ModelInfo
 
 DIALOG_CSS = """
 {name} {{ align: center middle; }}

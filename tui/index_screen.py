@@ -18,10 +18,10 @@ from textual.binding import Binding
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Input, Label, ProgressBar, Static
 
+from copilot.core.admin import Totals
 from copilot.core.errors import IndexCancelled, IndexEmpty
+from copilot.core.indexing import Tally
 from copilot.core.present import STATE_STYLE
-from copilot.core.report import Tally
-from copilot.core.types import Totals
 from tui.messages import IndexFinished, IndexListed, IndexProgress
 from tui.status import StatusBar
 

@@ -8,8 +8,10 @@ from __future__ import annotations
 
 from textual.message import Message
 
-from copilot.core.report import Summary
-from copilot.core.types import Answer, Document, Totals
+from copilot.core.admin import Totals
+from copilot.core.answers import Answer
+from copilot.core.indexing import Summary
+from copilot.core.records import Document
 
 
 class EngineReady(Message):

@@ -9,8 +9,9 @@ from textual.containers import Vertical
 from textual.widgets import OptionList, Static
 from textual.widgets.option_list import Option
 
+from copilot.core.answers import Answer
 from copilot.core.present import report
-from copilot.core.types import Answer, Citation
+from copilot.core.records import Citation
 
 THINKING = "[dim]…[/dim]"
 

@@ -21,7 +21,7 @@ from textual.screen import Screen
 from textual.widgets import Footer, Static
 
 from copilot.core.errors import CopilotError
-from copilot.core.types import Citation, Document, Page, place
+from copilot.core.records import Citation, Document, Page, place
 from tui.messages import DocumentLoaded
 from tui.status import StatusBar
 

@@ -22,7 +22,7 @@ tar czf .gpu/llama.cpp.tar.gz -C "$work/llama_cpp_python-$LLAMA_VERSION/vendor" 
 .venv/bin/python -m pip download -q --no-deps --only-binary=:all: --python-version 3.12 --implementation cp \
   --platform manylinux_2_28_x86_64 -d .gpu/whl diskcache==5.6.3 "gguf==$(.venv/bin/python -c 'import importlib.metadata as m; print(m.version("gguf"))')"
 for model in qwen2.5-coder-0.5b qwen2.5-coder-1.5b; do
-  path=$(.venv/bin/python -c "from copilot.core.config import Config; from copilot.models import resolve_llm; print(resolve_llm('$model', Config().models_dir))")
+  path=$(.venv/bin/python -c "from copilot.core.config import Config; from copilot.llama.models import resolve_llm; print(resolve_llm('$model', Config().models_dir))")
   .venv/bin/python bench/gpu/shapes.py skeleton "$path" ".gpu/${model#qwen2.5-coder-}.skeleton.gguf"
 done
 du -sh .gpu

@@ -67,7 +67,7 @@ def export_cmd(ctx: click.Context, since: str | None, out: Path | None) -> None:
 @click.pass_context
 def show_cmd(ctx: click.Context, n: int) -> None:
     """Replay record N: the question and the answer as the user saw them, with its sources."""
-    from copilot.core.types import Answer
+    from copilot.core.answers import Answer
 
     record = _log(ctx).get(n)
     answer = Answer.from_dict(record["answer"])

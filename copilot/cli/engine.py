@@ -1,7 +1,7 @@
-"""The engine the commands talk to: the one place the command line names one.
+"""The engine the commands talk to, from the engine's one factory.
 
-Everything else in `copilot.cli` sees only `copilot.core.contract.Engine`:
-this machine's index and model, or the firm's server (`server` set).
+Everything in `copilot.cli` sees only `copilot.core.contract.Engine`: this
+machine's index and model, or the firm's server (`server` set).
 """
 
 from __future__ import annotations
@@ -23,11 +23,7 @@ def percent(label: str):
 
 
 def engine_for(config: Config) -> Engine:
-    """The engine for `config`: the firm's server when one is set, else this machine's."""
-    if config.server:
-        from copilot.remote import RemoteEngine
+    """The engine for `config`, its model's first-use preparation shown on the terminal."""
+    from copilot.engine import open_engine
 
-        return RemoteEngine(config)
-    from copilot.engine import Copilot
-
-    return Copilot(config, model_progress=percent("preparing model"))
+    return open_engine(config, model_progress=percent("preparing model"))

@@ -1,7 +1,7 @@
 """The `copilot` command: the thin edge between a terminal and an engine.
 
-It speaks to the engine only through `copilot.core.contract.Engine` (the
-local one is built by `copilot.cli.engine`, the one place that names it), besides the
+It speaks to the engine only through `copilot.core.contract.Engine` (built by
+`copilot.engine.open_engine`, through `copilot.cli.engine`), besides the
 stand-alone tools it dispatches to (doctor, eval, bundle, quantize).  Only
 light modules are imported here so `copilot --help` is instant; every
 user-fixable error arrives as a `CopilotError` and leaves as one line.
@@ -15,9 +15,9 @@ from pathlib import Path
 
 import click
 
+from copilot.cli.engine import engine_for, percent
 from copilot.core import config as config_mod
 from copilot.core import offline
-from copilot.cli.engine import engine_for, percent
 from copilot.core.errors import CopilotError, IndexEmpty
 
 
@@ -45,8 +45,7 @@ def main(ctx: click.Context, home: Path | None, model: str | None, server: str |
     With no command, opens the terminal app.
     """
     ctx.obj = config_mod.load(home=home, model=model, server=server)
-    offline.install(ctx.obj.offline_log, fail=ctx.obj.guard == "fail")
-    offline.allow(ctx.obj.firm_hosts)
+    offline.guard(ctx.obj)
     if ctx.invoked_subcommand is None:
         from tui.app import run_app
 
@@ -170,7 +169,7 @@ def evaluate(ctx: click.Context, benchmark: str, data: Path, limit: int, out: Pa
     from functools import partial
 
     from copilot.cli.progress import IndexBar
-    from copilot.eval import cuad, scifact
+    from copilot.tools.eval import cuad, scifact
     config = ctx.obj
     # Each data set keeps an index of its own (CUAD's in eval/cuad, as before).
     named = benchmark if data.resolve().name == benchmark else f"{benchmark}-{data.resolve().name}"
@@ -196,7 +195,7 @@ def evaluate(ctx: click.Context, benchmark: str, data: Path, limit: int, out: Pa
 @click.pass_context
 def doctor(ctx: click.Context, strict: bool) -> None:
     """Check models, index, ethical walls and the offline guard; exit 1 if anything fails."""
-    from copilot.doctor import report
+    from copilot.tools.doctor import report
 
     ok = report(ctx.obj, click.echo, strict)
     ctx.exit(0 if ok else 1)
@@ -238,7 +237,7 @@ def bundle(ctx: click.Context, out_dir: Path, extra: tuple[str, ...], no_models:
     fetches the dependency wheels it has not cached, for every Python series the
     bundle installs on (--python; default 3.11 and 3.12).
     """
-    from copilot.bundle import PYTHONS, build, models_to_carry, size_report
+    from copilot.tools.bundle import PYTHONS, build, models_to_carry, size_report
 
     models = models_to_carry(ctx.obj.models_dir, extra, no_models, percent("preparing model"))
     built = build(out_dir, models, ctx.obj.models_dir / "embedders", llama_wheel, pythons or PYTHONS,

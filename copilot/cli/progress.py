@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 
-from copilot.core.report import Tally
+from copilot.core.indexing import Tally
 
 
 class IndexBar(Tally):
-    """An `copilot.core.report.Progress` drawing files, pages, chunks, ETA and the current file.
+    """An `copilot.core.indexing.Progress` drawing files, pages, chunks, ETA and the current file.
 
     The bar advances by bytes (known for every file up front), part-way
     through a large file as its chunks are embedded, so the ETA keeps moving.

@@ -59,7 +59,7 @@ def show(rows: list, as_json: bool, echo: Callable[[str], None]) -> None:
 
 
 def show_models(rows: list, current: str, as_json: bool, echo: Callable[[str], None]) -> None:
-    """Print `copilot.catalog.ModelInfo` rows as a table (the one in use starred), or as JSON."""
+    """Print `copilot.core.admin.ModelInfo` rows as a table (the one in use starred), or as JSON."""
     if as_json:
         echo(json.dumps([
             {"name": m.name, "kind": m.kind, "quant": m.quant, "bytes": m.size, "sha256": m.sha256,

@@ -87,12 +87,12 @@ class Config:
 
     @property
     def policy_path(self) -> Path:
-        """The ethical walls' policy (see copilot.access)."""
+        """The ethical walls' policy (see copilot.engine.access)."""
         return Path(self.policy_file).expanduser() if self.policy_file else self.home / "policy.toml"
 
     @property
     def audit_file(self) -> Path:
-        """The append-only, hash-chained record of every answer (see copilot.audit)."""
+        """The append-only, hash-chained record of every answer (see copilot.engine.audit)."""
         return self.home / "audit" / "audit.jsonl"
 
     @property

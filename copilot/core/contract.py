@@ -1,9 +1,9 @@
 """The engine contract: everything the CLI and the app may ask of an engine.
 
-`copilot.engine.Copilot` is the local engine (the index and the model on this
-machine); `copilot.remote.RemoteEngine` (a firm-wide server's client)
+`copilot.engine.local.Copilot` is the local engine (the index and the model on this
+machine); `copilot.engine.remote.RemoteEngine` (a firm-wide server's client)
 implements the same methods over the wire.  The edges import this protocol and the records it
-speaks in (`copilot.core.types`), never the engine's workings, so either can
+speaks in (`copilot.core.records`, `.answers`, `.admin`), never the engine's workings, so either can
 stand behind them.  Every method that reads documents takes the `Reader` it
 reads for: the engine holds no identity of its own.
 """
@@ -15,11 +15,14 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Protocol, runtime_checkable
 
+from copilot.core.admin import AuditBreak, ModelInfo, ModelState, Superseded, Totals
+from copilot.core.answers import Answer
 from copilot.core.hashing import ProgressFn
-from copilot.core.report import Progress, Summary
-from copilot.core.types import (Answer, AuditBreak, Document, Entry, ModelInfo, ModelState, Superseded, TokenFn,
-                                Totals)
+from copilot.core.indexing import Progress, Summary
+from copilot.core.protocols import TokenFn
+from copilot.core.records import Document, Entry
 from copilot.core.walls import Reader
+
 
 @runtime_checkable
 class AuditTrail(Protocol):

@@ -23,8 +23,12 @@ import time
 import traceback
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from copilot.core.errors import NetworkRefused
+
+if TYPE_CHECKING:
+    from copilot.core.config import Config
 
 FLAGS = {
     "HF_HUB_OFFLINE": "1",
@@ -167,6 +171,17 @@ def allow(hosts: tuple[str, ...]) -> None:
         except OSError:
             pass  # not resolvable now: connections to it fail on their own, and say so
     _state["allowed"] = frozenset(names)
+
+
+def guard(config: Config) -> None:
+    """The guard as `config` sets it: installed, logging to its file, ending the process on an
+    attempt if it says `guard = "fail"`, letting through only the firm's own servers it names.
+
+    The command line calls it before any command's work; every engine calls it when built, so
+    code that makes one without the command line (the server, `copilot eval`, tests) is guarded
+    too.  Idempotent: the hook is installed once per process."""
+    install(config.offline_log, fail=config.guard == "fail")
+    allow(config.firm_hosts)
 
 
 def settings() -> tuple[Path | None, bool]:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 
-from copilot.core.types import Answer, Claim
+from copilot.core.answers import Answer, Claim
 
 # The colour each state of a file is shown in (`copilot index --status`, the app's index screen).
 STATE_STYLE = {"indexed": "green", "skipped": "red", "stale": "yellow", "pending": "magenta"}

@@ -4,7 +4,7 @@ Documents belong to collections (a matter, a team), named when they are
 indexed (`check_name`, `resolver`).  A reader sees only the collections their
 `Walls` open; every read of the index takes them, and each store applies them
 the one way written here.  Who gets which walls is the access policy's
-business (`copilot.access`); this module only says what walls are.
+business (`copilot.engine.access`); this module only says what walls are.
 """
 
 from __future__ import annotations

@@ -26,11 +26,11 @@ from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
-from copilot.access import Person, load
+from copilot.core.answers import Answer
 from copilot.core.config import Config
 from copilot.core.errors import AccessDenied, Busy, CopilotError, Unavailable
-from copilot.core.types import Answer
 from copilot.core.walls import Reader
+from copilot.engine.access import Person, load
 from copilot.server.identity import certificate_peer, unix_peer
 from copilot.server.queue import FairQueue
 

@@ -14,8 +14,8 @@ import pwd
 import socket
 import struct
 
-from copilot.access import Person
 from copilot.core.errors import AccessDenied
+from copilot.engine.access import Person
 
 
 def unix_peer(sock: socket.socket) -> Person:

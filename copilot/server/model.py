@@ -2,7 +2,7 @@
 
 llama-cpp-python's OpenAI-compatible server, started once llama.cpp's CPU
 kernels for this CPU and a GPU build's GPU backend are loaded
-(copilot.compute): they are not where ggml looks for them from a Python
+(copilot.llama.runtime): they are not where ggml looks for them from a Python
 process, so `python -m llama_cpp.server` alone finds none.  Everything else
 is llama_cpp.server's own.
 """
@@ -13,7 +13,7 @@ import runpy
 
 
 def main() -> None:
-    from copilot.compute import backends
+    from copilot.llama.runtime import backends
 
     backends()
     runpy.run_module("llama_cpp.server", run_name="__main__", alter_sys=True)

@@ -13,7 +13,7 @@ from copilot.core.present import Checks
 
 def run(config: Config, echo: Callable[[str], None]) -> None:
     """Serve until SIGTERM or Ctrl+C; the model and embedder are loaded before the first client."""
-    from copilot.engine import Copilot
+    from copilot.engine import local_engine
     from copilot.server.gateway import Gateway
 
     if not config.listeners:
@@ -22,7 +22,7 @@ def run(config: Config, echo: Callable[[str], None]) -> None:
     import faulthandler
 
     faulthandler.register(signal.SIGUSR1, all_threads=True)  # `kill -USR1` writes every thread's stack to the log
-    engine = Copilot(config)
+    engine = local_engine(config)
     state = engine.load_models()
     gateway = Gateway(engine, config)
     opened = gateway.listen(config.listeners)
@@ -38,11 +38,11 @@ def run(config: Config, echo: Callable[[str], None]) -> None:
 
 def check_report(config: Config, echo: Callable[[str], None]) -> bool:
     """What `copilot serve` needs, each checked: one line each, True when all are well."""
-    from copilot.access import tables
     from copilot.core.walls import Walls
-    from copilot.engine import Copilot
+    from copilot.engine import local_engine
+    from copilot.engine.access import tables
 
-    engine = Copilot(config)
+    engine = local_engine(config)
     line = Checks(echo)
 
     line(bool(config.listeners), "listen", ", ".join(config.listeners) or "nothing set: set listen in config.toml")

@@ -13,8 +13,8 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from copilot.core.errors import IndexCancelled, SkipFile
+from copilot.core.records import Document
 from copilot.core.sanitize import printable
-from copilot.core.types import Document
 
 Source = Path | bytes  # a file, or the bytes of an e-mail attachment
 

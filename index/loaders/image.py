@@ -6,7 +6,7 @@ import io
 from pathlib import Path
 
 from copilot.core.errors import SkipFile
-from copilot.core.types import Document, Page
+from copilot.core.records import Document, Page
 from index.loaders import Reading, read_bytes, unread_scan
 from index.loaders.structure import clean
 

@@ -15,7 +15,7 @@ from email import policy
 from pathlib import Path, PurePath
 
 from copilot.core.errors import SkipFile
-from copilot.core.types import Document, Page
+from copilot.core.records import Document, Page
 from index.loaders import Reading
 from index.loaders.structure import clean, one_line
 

@@ -19,7 +19,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from copilot.core.errors import SkipFile
-from copilot.core.types import Document, Page
+from copilot.core.records import Document, Page
 from index.loaders import Reading, reason, unread_scan
 from index.loaders.structure import clean
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import re
 
+from copilot.core.records import Page
 from copilot.core.sanitize import printable
-from copilot.core.types import Page
 
 MAX_HEADING = 120  # characters of heading path kept: the deepest part matters most
 

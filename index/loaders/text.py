@@ -14,7 +14,7 @@ import re
 from pathlib import Path
 
 from copilot.core.errors import SkipFile
-from copilot.core.types import Document, Page
+from copilot.core.records import Document, Page
 from index.loaders import Reading, read_bytes
 from index.loaders.structure import Sections, clean
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from copilot.core.types import Document
+from copilot.core.records import Document
 from index.loaders import Reading, read_bytes
 from index.loaders.structure import Sections, one_line
 from index.loaders.text import decode

@@ -16,7 +16,7 @@ import zlib
 from pathlib import Path
 
 from copilot.core.errors import SkipFile
-from copilot.core.types import Document
+from copilot.core.records import Document
 from index.loaders import Reading, read_bytes, reason, unread_scan
 from index.loaders.structure import Sections, one_line
 
