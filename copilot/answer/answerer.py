@@ -159,7 +159,7 @@ class Answerer:
         if not found.relevant:
             on_token(NOT_FOUND)
             return Answer(question, NOT_FOUND, False,
-                          sources=tuple(citations_for(found.nearest[:self.retriever.top_k])),
+                          sources=tuple(citations_for(found.nearest[:self.retriever.settings.top_k])),
                           timings=Timings((time.perf_counter() - started) * 1000), reason=NOTHING_RELEVANT,
                           standalone=search)
         # Unrewritten, the follow-up itself is asked: the history shown with it gives its sense.
@@ -193,7 +193,8 @@ class Answerer:
 
         # Every signal is measured when every draft is shown (min_confidence 0: the runs
         # calibrations are fitted on); otherwise those that cost something only if weighed.
-        weighed = set(SIGNALS) if self.settings.min_confidence == 0.0 else set(calibration.features if calibrated else ())
+        weighed = (set(SIGNALS) if self.settings.min_confidence == 0.0
+                   else set(calibration.features if calibrated else ()))
         draft = None
         if not (cancel is not None and cancel.is_set()):
             draft = gen.complete(brief.messages, brief.max_tokens, cancel, stop=("\n",), avoid=avoid,
@@ -270,7 +271,8 @@ class Answerer:
         shown = gathered.best(gen.count_tokens, self.settings.evidence_tokens, self.settings.evidence_sentences,
                               self.settings.evidence_window)
         # The sources listed: the best passages, and every passage a shown sentence is from.
-        listed = sorted(set(range(min(self.retriever.top_k, len(gathered.passages)))) | {s.passage for s in shown})
+        top = min(self.retriever.settings.top_k, len(gathered.passages))
+        listed = sorted(set(range(top)) | {s.passage for s in shown})
         sources = citations_for([gathered.passages[i] for i in listed])
         number = {i: c.n for i, c in zip(listed, sources)}
         fitted = prompt.fit(question, [unnumbered(s.text) for s in shown], history,

@@ -70,6 +70,11 @@ class RetrievalSettings:
     def of(cls, config: Config) -> RetrievalSettings:
         return cls(config.top_k, config.min_score, config.retrieval, config.retrieval_depth)
 
+    @property
+    def fused(self) -> int:
+        """How many passages are fused: `depth`, and never fewer than the `top_k` listed."""
+        return max(self.top_k, self.depth)
+
 
 @dataclass(frozen=True)
 class Retrieval:
@@ -121,14 +126,12 @@ class Retriever:
                  settings: RetrievalSettings = RetrievalSettings()):
         self.embedder, self.store, self.ledger, self.settings = embedder, store, ledger, settings
         self.lexical = ledger if isinstance(ledger, LexicalIndex) else None
-        self.top_k, self.min_score, self.mode = settings.top_k, settings.min_score, settings.mode
-        self.depth = max(settings.top_k, settings.depth)
 
     def search(self, question: str, walls: Walls) -> Retrieval:
         """The passages behind `walls` that answer `question` best."""
         started = time.perf_counter()
         named = (self.lexical.named(question, walls)
-                 if self.lexical is not None and self.mode == "hybrid" else None)
+                 if self.lexical is not None and self.settings.mode == "hybrid" else None)
         focus = without(question, named[1]) if named else question
         vectors = self.embedder.embed([question] if focus == question else [question, focus])
         versions = self.ledger.indexed_versions(walls)
@@ -138,17 +141,17 @@ class Retriever:
                     and walls.allows(h.chunk.collection)]
 
         # Over-fetch: some hits may belong to versions not (yet) visible.
-        fetch = self.depth * 2
+        fetch = self.settings.fused * 2
         if named:  # measured on CUAD: the whole-index rankings only add the parties' passages
             path = named[0]
             rankings = [seen(self.store.query(vectors[-1], fetch, walls, path)),
                         seen(self.lexical.search(focus, fetch, walls, path))]
         else:
-            rankings = [seen(self.store.query(vectors[0], fetch, walls)) if self.mode != "lexical" else []]
-            if self.lexical is not None and self.mode != "dense":
+            rankings = [seen(self.store.query(vectors[0], fetch, walls)) if self.settings.mode != "lexical" else []]
+            if self.lexical is not None and self.settings.mode != "dense":
                 rankings.append(seen(self.lexical.search(question, fetch, walls)))
-        hits = self._cosine(fuse(rankings, self.depth), vectors)
-        relevant = tuple(h for h in hits if h.score >= self.min_score)
+        hits = self._cosine(fuse(rankings, self.settings.fused), vectors)
+        relevant = tuple(h for h in hits if h.score >= self.settings.min_score)
         return Retrieval(relevant, tuple(hits), (time.perf_counter() - started) * 1000, focus,
                          tuple(vectors[-1]))
 
