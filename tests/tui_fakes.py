@@ -66,6 +66,7 @@ class FakeEngine:
         self.config = Config(home=home, model="qwen2.5-coder-0.5b")
         self.fail_load = fail_load
         self.history: list = []
+        self.asked: list[tuple[str, str | None]] = []  # (question, document) of every ask
         self.indexed: list[Path] = []
         self.manifest = FakeManifest(files)
         self.index_delay = 0.05
@@ -113,9 +114,10 @@ class FakeEngine:
     def superseded(self):
         return []
 
-    def ask(self, question, reader, on_token=None, cancel=None, history=(), on_wait=None):
+    def ask(self, question, reader, on_token=None, cancel=None, history=(), on_wait=None, document=None):
         self.history = list(history)
-        answer = self.answerer.answer(question, reader.walls, on_token, cancel, history)
+        self.asked.append((question, document))
+        answer = self.answerer.answer(question, reader.walls, on_token, cancel, history, document)
         return replace(answer, timings=Timings(12.0, 150.0, 900.0, 1200, 40, 44.4))
 
     def status(self, reader):

@@ -145,9 +145,11 @@ class Answerer:
         on_token: TokenFn | None = None,
         cancel: threading.Event | None = None,
         history: Sequence[Answer] = (),
+        document: str | None = None,
     ) -> Answer:
-        """Answer `question` from what `walls` let the reader see; `on_token` gets the
-        answer once it is decided (a short answer is drafted whole, then judged).
+        """Answer `question` from what `walls` let the reader see (of `document` alone, if
+        given); `on_token` gets the answer once it is decided (a short answer is drafted whole,
+        then judged).
 
         `history` is the conversation so far (oldest first): it decides what
         a follow-up means and is shown to the model as far as the window allows.
@@ -155,7 +157,7 @@ class Answerer:
         on_token = on_token or (lambda _t: None)
         started = time.perf_counter()
         search, rewritten = self.standalone(question, history, cancel)
-        found = self.retriever.search(search, walls)
+        found = self.retriever.search(search, walls, document)
         if not found.relevant:
             on_token(NOT_FOUND)
             return Answer(question, NOT_FOUND, False,

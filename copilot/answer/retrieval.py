@@ -127,11 +127,12 @@ class Retriever:
         self.embedder, self.store, self.ledger, self.settings = embedder, store, ledger, settings
         self.lexical = ledger if isinstance(ledger, LexicalIndex) else None
 
-    def search(self, question: str, walls: Walls) -> Retrieval:
-        """The passages behind `walls` that answer `question` best."""
+    def search(self, question: str, walls: Walls, document: str | None = None) -> Retrieval:
+        """The passages behind `walls` that answer `question` best; of `document` alone if given
+        (a review asks each document its questions apart), searched as a question naming it is."""
         started = time.perf_counter()
-        named = (self.lexical.named(question, walls)
-                 if self.lexical is not None and self.settings.mode == "hybrid" else None)
+        hybrid = self.lexical is not None and self.settings.mode == "hybrid"
+        named = self.lexical.named(question, walls) if hybrid and document is None else None
         focus = without(question, named[1]) if named else question
         vectors = self.embedder.embed([question] if focus == question else [question, focus])
         versions = self.ledger.indexed_versions(walls)
@@ -142,14 +143,15 @@ class Retriever:
 
         # Over-fetch: some hits may belong to versions not (yet) visible.
         fetch = self.settings.fused * 2
-        if named:  # measured on CUAD: the whole-index rankings only add the parties' passages
-            path = named[0]
+        path = document if document is not None else named[0] if named else None
+        if path is not None and hybrid:  # measured on CUAD: the whole-index rankings only add the parties' passages
             rankings = [seen(self.store.query(vectors[-1], fetch, walls, path)),
                         seen(self.lexical.search(focus, fetch, walls, path))]
         else:
-            rankings = [seen(self.store.query(vectors[0], fetch, walls)) if self.settings.mode != "lexical" else []]
+            rankings = [seen(self.store.query(vectors[0], fetch, walls, path))
+                        if self.settings.mode != "lexical" else []]
             if self.lexical is not None and self.settings.mode != "dense":
-                rankings.append(seen(self.lexical.search(question, fetch, walls)))
+                rankings.append(seen(self.lexical.search(question, fetch, walls, path)))
         hits = self._cosine(fuse(rankings, self.settings.fused), vectors)
         relevant = tuple(h for h in hits if h.score >= self.settings.min_score)
         return Retrieval(relevant, tuple(hits), (time.perf_counter() - started) * 1000, focus,

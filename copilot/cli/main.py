@@ -279,3 +279,7 @@ main.add_command(quantize_group)
 from copilot.cli.audit import audit_group  # noqa: E402  (click only)
 
 main.add_command(audit_group)
+
+from copilot.cli.review import review  # noqa: E402  (click only)
+
+main.add_command(review)

@@ -96,6 +96,11 @@ class Config:
         return self.home / "audit" / "audit.jsonl"
 
     @property
+    def reviews_dir(self) -> Path:
+        """The reviews, one SQLite file each, kept cell by cell (see copilot.review.store)."""
+        return self.home / "reviews"
+
+    @property
     def endpoints(self) -> tuple[str, ...]:
         """The model servers, in order (empty: the model runs in this process)."""
         return tuple(u.strip().rstrip("/") for u in self.model_endpoints.split(",") if u.strip())

@@ -53,11 +53,12 @@ class Engine(Protocol):
 
     def ask(self, question: str, reader: Reader, on_token: TokenFn | None = None,
             cancel: threading.Event | None = None, history: Sequence[Answer] = (),
-            on_wait: Callable[[int], None] | None = None) -> Answer:
+            on_wait: Callable[[int], None] | None = None, document: str | None = None) -> Answer:
         """Answer `reader` from the documents they may see, streaming pieces to `on_token`;
         `cancel` stops it; `history` is the conversation so far; `on_wait` hears how many
-        questions are ahead while it waits for the model (a server's queue).  Every answer
-        is audited."""
+        questions are ahead while it waits for the model (a server's queue); `document`: from
+        that indexed file alone (a review's cell; `AccessDenied` unless `reader` may read it).
+        Every answer is audited."""
         ...
 
     def index(self, paths: Iterable[Path], progress: Progress | None = None, passwords: Sequence[str] = (),

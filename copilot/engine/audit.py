@@ -3,7 +3,8 @@
 One JSON object per line in `$COPILOT_HOME/audit/audit.jsonl` (owner-only):
 time, OS user, question, collections searched, the passages retrieved (chunk
 id, file, page, document sha256), the model file's sha256 and settings, the
-answer and its citations.  Each record holds the hash of the one before
+answer and its citations, and for a review's cell the one `document` it was
+asked of.  Each record holds the hash of the one before
 (`prev`) and its own (`hash`, over the rest of the record in canonical JSON),
 so a record changed, removed or reordered breaks the chain from there on:
 `verify` names the first broken one.  Writers take an exclusive lock, so the
@@ -143,9 +144,10 @@ def _last_record(fh) -> dict | None:
     return None
 
 
-def entry(answer, user: str, walls: Walls, model: dict) -> dict:
-    """What to record of one answer (see the module docstring)."""
-    return {
+def entry(answer, user: str, walls: Walls, model: dict, document: str | None = None) -> dict:
+    """What to record of one answer (see the module docstring); `document`: the one file it
+    was drawn from (a review's cell), recorded as its scope."""
+    record = {
         "user": user,
         "question": answer.question,
         "collections": walls.names(),
@@ -154,3 +156,4 @@ def entry(answer, user: str, walls: Walls, model: dict) -> dict:
         "model": model,
         "answer": answer.to_dict(),
     }
+    return record | ({"document": document} if document is not None else {})

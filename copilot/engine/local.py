@@ -211,10 +211,16 @@ class Copilot:
         behind `reader`'s walls (`AccessDenied` otherwise), so a path cannot open another's."""
         from index import loaders
 
+        self._readable(path, reader)
+        return loaders.load(Path(path))
+
+    def _readable(self, path: str, reader: Reader) -> Entry:
+        """The ledger's row for `path` if it is indexed behind `reader`'s walls; `AccessDenied`
+        otherwise, in the same words whether it is walled off or was never indexed."""
         entry = self.manifest.get(path)
         if entry is None or entry.status != "indexed" or not reader.walls.allows(entry.collection):
             raise AccessDenied(f"{Path(path).name} is not among the documents {reader.user} may read")
-        return loaders.load(Path(path))
+        return entry
 
     def last_run(self) -> dict | None:
         """The latest indexing run: time, paths, outcome, and its summary line when done."""
@@ -254,15 +260,19 @@ class Copilot:
         cancel: threading.Event | None = None,
         history: Sequence[Answer] = (),
         on_wait: Callable[[int], None] | None = None,
+        document: str | None = None,
     ) -> Answer:
         """Answer `reader` from the indexed documents they may see; `IndexEmpty` if there are none.
 
         `history` is the conversation so far, for follow-up questions; `on_wait` is not
-        called (nothing queues in front of this engine: a server queues before calling it).  The question is
-        cleaned first (`sanitize.question`): `BadQuestion` if nothing askable is left.
+        called (nothing queues in front of this engine: a server queues before calling it);
+        `document` keeps retrieval to that one file (`AccessDenied` unless the reader may read it).
+        The question is cleaned first (`sanitize.question`): `BadQuestion` if nothing askable is left.
         """
         question = sanitize.question(question)
         self._indexed_or_say_so()
+        if document is not None:
+            self._readable(document, reader)
         walls = reader.walls
         if not self.manifest.indexed_versions(walls):
             raise IndexEmpty(f"nothing is indexed in the collections you may read ({walls})")
@@ -274,19 +284,20 @@ class Copilot:
                 f"the index was built with the embedder {built_with}, not "
                 f"{embedder_name(self.embedder)}; run `copilot index` on your folders to rebuild it"
             )
-        answer = self.answerer.answer(question, walls, on_token, cancel, history)
-        self.record(answer, reader)
+        answer = self.answerer.answer(question, walls, on_token, cancel, history, document)
+        self.record(answer, reader, document)
         return answer
 
     def _indexed_or_say_so(self) -> None:
         if not self.manifest.indexed_versions(Walls.everything()):
             raise IndexEmpty(f"nothing is indexed yet in {self.config.index_dir}; run: copilot index FOLDER")
 
-    def record(self, answer: Answer, reader: Reader) -> dict:
-        """Add an answer given to `reader` to the audit trail (`AuditError` if it cannot be written)."""
+    def record(self, answer: Answer, reader: Reader, document: str | None = None) -> dict:
+        """Add an answer given to `reader` (from `document` alone, if given) to the audit trail
+        (`AuditError` if it cannot be written)."""
         from copilot.engine.audit import entry
 
-        return self.audit().append(entry(answer, reader.user, reader.walls, self.model_record))
+        return self.audit().append(entry(answer, reader.user, reader.walls, self.model_record, document))
 
     def audit(self) -> AuditTrail:
         """The audit trail (`copilot.engine.audit.AuditLog`): read, checked, appended to by `record`."""

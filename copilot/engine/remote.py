@@ -71,9 +71,12 @@ class RemoteEngine:
 
     def ask(self, question: str, reader: Reader, on_token: TokenFn | None = None,
             cancel: threading.Event | None = None, history: Sequence[Answer] = (),
-            on_wait: Callable[[int], None] | None = None) -> Answer:
+            on_wait: Callable[[int], None] | None = None, document: str | None = None) -> Answer:
         import httpx
 
+        if document is not None:  # the server does not take a one-document question yet
+            raise CopilotError("a review is run on this machine's index: `copilot review` does not "
+                               "go through a firm's server yet")
         body = {"question": question, "history": [a.to_dict() for a in history]}
         done = threading.Event()
         failure = "closed the connection before answering"

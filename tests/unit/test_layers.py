@@ -1,10 +1,11 @@
 """The layers, read from the imports: a subpackage imports only those listed below it.
 
     copilot.cli            the command line       → core, the app, the server's start, the tools,
-                                                    quantize, the engine's factory
+                                                    quantize, review, the engine's factory
     copilot.server         `copilot serve`        → core, the engine's factory and walls' policy,
                                                     llama's CPU kernels (its model host)
     tui                    the app                → core only (the contract and its records)
+    copilot.review         a grid of many answers → core only (it asks through the contract)
     copilot.tools          doctor, bundle, eval   → core, index, answer, llama, engine
     quantize               `copilot quantize`     → core, index, llama
     copilot.engine         the composition root   → core, index, answer, llama, engine.remote
@@ -41,9 +42,11 @@ ROOT = Path(__file__).resolve().parents[2]
 OURS = ("copilot", "index", "tui", "quantize")
 # Top first: each layer → the layers below it that it may import.  The order is the rule.
 LAYERS = {
-    "copilot.cli": ("copilot.core", "tui", "copilot.server.run", "copilot.tools", "quantize", "copilot.engine"),
+    "copilot.cli": ("copilot.core", "tui", "copilot.server.run", "copilot.tools", "quantize", "copilot.review",
+                    "copilot.engine"),
     "copilot.server": ("copilot.core", "copilot.engine", "copilot.engine.access", "copilot.llama.runtime"),
     "tui": ("copilot.core",),
+    "copilot.review": ("copilot.core",),
     "copilot.tools": ("copilot.core", "index", "copilot.answer", "copilot.llama", "copilot.engine"),
     "quantize": ("copilot.core", "index", "copilot.llama"),
     "copilot.engine": ("copilot.core", "index", "copilot.answer", "copilot.llama", "copilot.engine.remote"),
@@ -142,7 +145,8 @@ def test_the_check_sees_an_upward_import_even_inside_a_function() -> None:
              "copilot.answer.prompt": imports("from copilot.llama import generator\n", "copilot.answer.prompt", known),
              "copilot.cli.main": imports("import index.loaders\nfrom copilot.engine.local import Copilot\n"
                                          "from copilot.engine import open_engine\n", "copilot.cli.main", known)}
-    cli = "copilot.cli imports only copilot.core, tui, copilot.server.run, copilot.tools, quantize, copilot.engine"
+    cli = ("copilot.cli imports only copilot.core, tui, copilot.server.run, copilot.tools, quantize, "
+           "copilot.review, copilot.engine")
     assert upward(table) == [
         "copilot.answer.prompt → copilot.llama.generator (copilot.answer imports only copilot.core)",
         f"copilot.cli.main → copilot.engine.local ({cli})",

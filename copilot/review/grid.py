@@ -1,0 +1,180 @@
+"""The grid: a row per document, a column per question, a cell per answer.
+
+`Review` answers the cells it has not got yet, one at a time, each through
+`Engine.ask(…, document=row.path)`: retrieval is kept to that document, behind
+the reader's walls, and every answer is audited like any other.  The rows
+are the documents the engine lists for the reader (`Engine.status`), so a
+walled document is never a row: its name is not shown either.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from copilot.core.answers import Answer
+from copilot.core.contract import Engine
+from copilot.core.errors import CopilotError
+from copilot.core.records import Entry
+from copilot.core.walls import Reader
+from copilot.review.columns import Column
+from copilot.review.store import Key, ReviewStore
+
+
+class EmptyReview(CopilotError):
+    """Nothing to review: no document the reader may read in the scope given."""
+
+
+@dataclass(frozen=True)
+class Row:
+    """One document of a review: indexed (its cells can be asked), or not, and why."""
+
+    path: str
+    source: str
+    sha256: str
+    readable: bool
+    reason: str = ""  # why it cannot be asked: skipped at indexing, changed since, pending
+
+    @classmethod
+    def of(cls, state: str, entry: Entry) -> Row:
+        if state == "indexed":
+            return cls(entry.path, entry.source, entry.sha256, True)
+        reason = {"stale": "changed since it was indexed: run `copilot index` on its folder",
+                  "pending": "being indexed now"}.get(state, entry.reason or state)
+        return cls(entry.path, entry.source, entry.sha256, False, reason)
+
+
+@dataclass(frozen=True)
+class Cell:
+    """A row's answer to a column (None: not asked yet)."""
+
+    row: Row
+    column: Column
+    answer: Answer | None = None
+    asked: bool = False  # asked in this run (not taken from the saved review)
+
+    @property
+    def text(self) -> str:
+        """What the grid shows: the answer, or why there is none."""
+        if not self.row.readable:
+            return f"({self.row.reason})"
+        if self.answer is None:
+            return ""
+        if not self.answer.found:
+            return "not found" + (f": {self.answer.reason}" if self.answer.reason else "")
+        return self.answer.text
+
+    @property
+    def found(self) -> bool:
+        return self.answer is not None and self.answer.found
+
+    @property
+    def citation(self) -> str:
+        """File and page of the quote the answer rests on ("" for none)."""
+        if not self.found:
+            return ""
+        quoted = self.answer.quoted()
+        cited = [c for _, c in quoted] or list(self.answer.citations)
+        return "; ".join(dict.fromkeys(f"{c.source}, {c.place}" if c.place else c.source for c in cited))
+
+    @property
+    def quote(self) -> str:
+        return " … ".join(q.text for q in self.answer.quotes) if self.found else ""
+
+    @property
+    def confidence(self) -> float | None:
+        c = self.answer.confidence if self.answer is not None else None
+        return c.value if c is not None else None
+
+
+def rows_for(engine: Engine, reader: Reader, paths: Sequence[Path] = (), collection: str | None = None) -> list[Row]:
+    """The documents a review covers, in source order: those the reader may read under `paths`
+    (files or folders), or in `collection` (`EmptyReview` if there are none)."""
+    roots = [Path(p).resolve() for p in paths]
+
+    def covered(entry: Entry) -> bool:
+        if collection is not None and entry.collection != collection:
+            return False
+        where = Path(entry.path)
+        return not roots or any(where == r or r in where.parents for r in roots)
+
+    rows = [Row.of(state, entry) for state, entry in engine.status(reader) if covered(entry)]
+    if not rows:
+        scope = f"the collection {collection!r}" if collection is not None else ", ".join(map(str, paths))
+        raise EmptyReview(f"no document {reader.user} may read in {scope or 'the index'}")
+    return sorted(rows, key=lambda r: (r.source.lower(), r.path))
+
+
+@dataclass(frozen=True)
+class Progress:
+    """How far a run is: cells done of all, of them asked in this run, and the time left."""
+
+    done: int
+    total: int
+    asked: int
+    seconds: float  # since the run began
+
+    @property
+    def left_s(self) -> float | None:
+        """Time left at this run's pace (None until a cell has been asked)."""
+        return self.seconds / self.asked * (self.total - self.done) if self.asked else None
+
+
+CellFn = Callable[[Cell, Progress], None]
+
+
+class Review:
+    """A review of `rows` by `columns` for `reader`, answered through `engine`, kept in `store`."""
+
+    def __init__(self, engine: Engine, reader: Reader, store: ReviewStore, rows: Sequence[Row],
+                 columns: Sequence[Column]):
+        self.engine, self.reader, self.store = engine, reader, store
+        self.rows, self.columns = tuple(rows), tuple(columns)
+        self.model = engine.model
+
+    def key(self, row: Row, column: Column) -> Key:
+        return Key(row.path, row.sha256, column.question, self.model)
+
+    def cell(self, row: Row, column: Column) -> Cell:
+        """A cell as saved (not asked if it has not been)."""
+        if not row.readable:
+            return Cell(row, column)
+        return Cell(row, column, self.store.answer(self.key(row, column)))
+
+    def cells(self) -> list[list[Cell]]:
+        """The grid as saved: one list of cells per row."""
+        return [[self.cell(r, c) for c in self.columns] for r in self.rows]
+
+    def run(self, on_cell: CellFn | None = None, cancel: threading.Event | None = None,
+            on_wait: Callable[[int], None] | None = None) -> Progress:
+        """Ask every missing cell, saving each as it comes; `on_cell` hears each cell (saved ones
+        first); `cancel` stops the run (the cell in hand, if the engine stops it half-way, is
+        not kept: the next run asks it)."""
+        on_cell = on_cell or (lambda _c, _p: None)
+        readable = [r for r in self.rows if r.readable]
+        total, done, asked, started = len(readable) * len(self.columns), 0, 0, time.perf_counter()
+        todo = []
+        for row in self.rows:
+            for column in self.columns:
+                cell = self.cell(row, column)
+                if row.readable and cell.answer is not None:
+                    done += 1
+                if cell.answer is None and row.readable:
+                    todo.append((row, column))
+                else:
+                    on_cell(cell, Progress(done, total, 0, 0.0))
+        for row, column in todo:
+            if cancel is not None and cancel.is_set():
+                break
+            answer = self.engine.ask(column.question, self.reader, cancel=cancel, on_wait=on_wait,
+                                     document=row.path)
+            if answer.cancelled:  # stopped half-way: nothing to keep, the next run asks it
+                break
+            self.store.put(self.key(row, column), answer)
+            done, asked = done + 1, asked + 1
+            on_cell(Cell(row, column, answer, asked=True),
+                    Progress(done, total, asked, time.perf_counter() - started))
+        return Progress(done, total, asked, time.perf_counter() - started)
