@@ -18,9 +18,10 @@ an answer for `ask`, prompt tokens per answer, and the process's peak memory.
 The prompt's fixed prefix (the system prompt and the evidence's opening) is
 kept in llama.cpp's KV cache from one cell to the next
 (`LlamaGenerator._evaluate`): the first `--cache-cells` cells are asked again,
-once as the review asks them and once with the cache emptied before each
-prompt, and the prompt tokens evaluated and the seconds spent evaluating
-them are counted both ways.
+once as the review asks them and once with the cache emptied as each cell
+begins (an answer's own later prompts still find its first one cached), and
+the prompt tokens evaluated and the seconds spent evaluating them are counted
+both ways.
 
     .venv/bin/python bench/bench_review.py                       # 6 contracts per half, CUAD's fields
     .venv/bin/python bench/bench_review.py --docs 35              # all 70 contracts
@@ -151,13 +152,16 @@ def main() -> None:
             f"contract alone, ask = the question in its own words over all {summary.indexed + summary.unchanged} "
             "contracts; same process, same run.")
     cache = prompt_cache(engine, reader, rows, list(columns.values()), args.cache_cells, args.workdir)
-    speed += [(f"prompt cache, {cache['cells']} cells: prompt tokens evaluated, prefix kept / emptied",
-               f"{cache['kept']['tokens']} / {cache['emptied']['tokens']} "
-               f"(of {cache['kept']['prompt']} in the prompts)"),
-              ("prompt cache: seconds evaluating prompts, prefix kept / emptied",
-               f"{cache['kept']['seconds']:.1f} / {cache['emptied']['seconds']:.1f}"),
-              ("prompt cache: seconds a cell, prefix kept / emptied",
-               f"{cache['kept']['wall'] / cache['cells']:.2f} / {cache['emptied']['wall'] / cache['cells']:.2f}")]
+    if cache["cells"]:
+        kept, emptied, n = cache["kept"], cache["emptied"], cache["cells"]
+        speed += [
+            (f"prompt cache, {n} cells: prompt tokens evaluated, prefix kept / emptied at each cell",
+             f"{kept['tokens']} / {emptied['tokens']} (of {kept['prompt']} in the prompts)"),
+            ("prompt cache: seconds evaluating prompts, prefix kept / emptied at each cell",
+             f"{kept['seconds']:.1f} / {emptied['seconds']:.1f}"),
+            ("prompt cache: seconds a cell, prefix kept / emptied at each cell",
+             f"{kept['wall'] / n:.2f} / {emptied['wall'] / n:.2f}"),
+        ]
     raw = {"docs": docs, "per_question": judged, "figures": table, "prompt_cache": cache}
     record(__file__, rows_out, note, raw, headers=headers)
     record(__file__, speed, note + " Speed.", {}, headers=("measure", "value"))
@@ -165,16 +169,20 @@ def main() -> None:
 
 def prompt_cache(engine, reader, rows, columns, cells: int, workdir: Path) -> dict:
     """The first `cells` cells asked again (fresh stores), with the KV cache's prefix kept from
-    one prompt to the next as always, then emptied before each: tokens and seconds evaluated."""
+    one cell to the next as always, then emptied as each cell begins: tokens and seconds evaluated."""
     gen = engine.generator
-    original = gen._evaluate
+    original, ask = gen._evaluate, engine.ask
     counts = {"tokens": 0, "prompt": 0, "seconds": 0.0}
-    empty = {"on": False}
+    empty = {"on": False, "next": False}
+
+    def asked(*a, **k):
+        empty["next"] = empty["on"]  # a cell begins: its first prompt finds nothing cached
+        return ask(*a, **k)
 
     def counted(tokens: list[int]) -> None:
         llm = gen._llm
-        if empty["on"]:
-            llm.n_tokens = 0
+        if empty["next"]:
+            llm.n_tokens, empty["next"] = 0, False
         keep = 0
         for a, b in zip(llm.input_ids[: llm.n_tokens], tokens):
             if a != b:
@@ -186,7 +194,7 @@ def prompt_cache(engine, reader, rows, columns, cells: int, workdir: Path) -> di
         original(tokens)
         counts["seconds"] += time.perf_counter() - t
 
-    gen._evaluate = counted
+    gen._evaluate, engine.ask = counted, asked
     out: dict = {}
     try:
         for way in ("kept", "emptied"):
@@ -204,7 +212,7 @@ def prompt_cache(engine, reader, rows, columns, cells: int, workdir: Path) -> di
             store.close()
             store.path.unlink(missing_ok=True)
     finally:
-        del gen._evaluate
+        del gen._evaluate, engine.ask
     out["cells"] = cells - max(left, 0)
     return out
 

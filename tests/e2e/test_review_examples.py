@@ -103,6 +103,17 @@ def test_a_killed_review_resumes_and_a_changed_document_asks_only_its_row(
     asked = _audited(home)[len(after):]
     assert sorted(d for d, _ in asked) == [str(policy.resolve())] * 3  # its row, and nothing else
 
+    seen = len(_audited(home))
+    wider = subprocess.run([*command, "--ask", "Who must approve business class flights?"], env=env,
+                           capture_output=True, text=True, timeout=600)
+    assert wider.returncode == 0, wider.stderr
+    added = _audited(home)[seen:]
+    assert sorted(q for _, q in added) == ["Who must approve business class flights?"] * 5  # that column only
+    from openpyxl import load_workbook
+
+    sheet = load_workbook(tmp_path / "review.xlsx")["Review"]
+    assert sheet.max_row == 6 and sheet.max_column == 5  # 5 documents, 4 columns beside their names
+
 
 def test_walls_hold_in_every_cell(tmp_path: Path, config: Config) -> None:
     """A document of a collection the reader may not read is no row, and its path asks nothing."""
@@ -117,5 +128,17 @@ def test_walls_hold_in_every_cell(tmp_path: Path, config: Config) -> None:
     with pytest.raises(EmptyReview):
         rows_for(engine, reader, collection="acme")
     msa = str((docs / "master-services-agreement-acme-bluefield.pdf").resolve())
-    with pytest.raises(AccessDenied):
+    with pytest.raises(AccessDenied) as walled:
         engine.ask("What is the governing law?", reader, document=msa)
+    with pytest.raises(AccessDenied) as never:
+        engine.ask("What is the governing law?", reader, document=str(docs / "no-such-file.pdf"))
+    assert str(walled.value).replace("master-services-agreement-acme-bluefield", "x") == \
+        str(never.value).replace("no-such-file", "x")  # the same words: nothing learnt of it
+    review = Review(engine, reader, ReviewStore(tmp_path / "r.sqlite"), rows,
+                    columns(["Governing law", "Who leads the engagement?"], print))
+    review.run()
+    for cell in (c for row in review.cells() for c in row):
+        cited = {s.path for s in (*cell.answer.sources, *cell.answer.citations)}
+        assert cited <= {rows[0].path}, cell  # nothing of the walled document in any cell
+    trail = (config.audit_file).read_text()
+    assert "acme-bluefield" not in trail  # nor in what the audit trail recorded of the cells

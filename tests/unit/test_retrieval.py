@@ -130,6 +130,20 @@ def test_a_question_naming_no_document_searches_them_all(manifest: Manifest) -> 
     assert len({h.chunk.path for h in got}) > 1
 
 
+@pytest.mark.parametrize("mode", ["hybrid", "dense", "lexical"])
+def test_a_search_kept_to_one_document_finds_nothing_of_the_others(manifest: Manifest, mode: str) -> None:
+    """A review's cell: the document is given, whatever the question names."""
+    embedder = BagOfWordsEmbedder()
+    chunks = contracts(manifest)
+    retriever = Retriever(embedder, ListStore(chunks, embedder), manifest,
+                          RetrievalSettings(top_k=3, min_score=0.0, depth=3, mode=mode))
+    question = "Which State law governs the deal between Halcyon Freight and Orbis Retail?"  # names another
+    got = retriever.search(question, EVERYONE, document="/d/lumen-supply.pdf")
+    assert got.nearest and {h.chunk.path for h in got.nearest} == {"/d/lumen-supply.pdf"}
+    # The walls still hold inside the document's search (its collection is not "hr").
+    assert not retriever.search(question, Walls.only(["hr"]), document="/d/lumen-supply.pdf").nearest
+
+
 def test_an_index_written_before_identities_gets_them_on_opening(tmp_path: Path) -> None:
     first = Manifest(tmp_path / "m.sqlite")
     contracts(first)
