@@ -54,7 +54,6 @@ class Cell:
     row: Row
     column: Column
     answer: Answer | None = None
-    asked: bool = False  # asked in this run (not taken from the saved review)
 
     @property
     def text(self) -> str:
@@ -175,6 +174,6 @@ class Review:
                 break
             self.store.put(self.key(row, column), answer)
             done, asked = done + 1, asked + 1
-            on_cell(Cell(row, column, answer, asked=True),
+            on_cell(Cell(row, column, answer),
                     Progress(done, total, asked, time.perf_counter() - started))
         return Progress(done, total, asked, time.perf_counter() - started)
