@@ -191,7 +191,8 @@ def _xlsx(grid) -> bytes:
     cells.append(list(FIELDS))
     for row in grid:
         for c in row:
-            cells.append([flat(c)[f] for f in FIELDS])
+            record = flat(c)  # once a cell, not once a field
+            cells.append([record[f] for f in FIELDS])
     out = io.BytesIO()
     book.save(out)
     return out.getvalue()
