@@ -111,6 +111,12 @@ class Manifest:
             "SELECT path FROM documents WHERE status = 'indexed' AND chunks > 0"
             " AND NOT EXISTS (SELECT 1 FROM passages WHERE passages.path = documents.path)")]
 
+    def generation(self) -> int:
+        """A number that changes whenever another connection (another process indexing)
+        commits a change to the ledger: SQLite's own `data_version`, so reading it before
+        each question costs nothing.  This connection's own writes leave it as it was."""
+        return int(self._rows("PRAGMA data_version")[0][0])
+
     def pending(self) -> list[str]:
         """Files a killed run left half-written in the store."""
         return [r[0] for r in self._rows("SELECT path FROM pending ORDER BY path")]

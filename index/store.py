@@ -43,6 +43,16 @@ def open_client(folder: Path, url: str = ""):
     return chromadb.PersistentClient(path=str(folder), settings=settings)
 
 
+def forget_open_clients() -> None:
+    """Make the next client of a folder open it afresh.  Chroma keeps one client per folder
+    for the whole process, and its vector index in memory: writes another process made
+    since (a `copilot index` beside a warm engine or a server) are not found until then.
+    Collections already in use go on working."""
+    from chromadb.api.shared_system_client import SharedSystemClient
+
+    SharedSystemClient.clear_system_cache()
+
+
 class ChromaStore:
     """Chunks and their vectors, keyed by document version."""
 

@@ -34,8 +34,10 @@ def models_home(tmp_path_factory) -> Path:
 
 @pytest.fixture(autouse=True)
 def _shared_models(models_home: Path, monkeypatch) -> None:
-    """Subprocesses (`copilot ...`) and `config.load()` share the session's models too."""
+    """Subprocesses (`copilot ...`) and `config.load()` share the session's models too, and
+    start no warm engine unless a test asks for one (each would hold a model for minutes)."""
     monkeypatch.setenv("COPILOT_MODELS_HOME", str(models_home))
+    monkeypatch.setenv("COPILOT_KEEP_ALIVE", "0")
 
 
 @pytest.fixture

@@ -22,8 +22,10 @@ def percent(label: str):
     return tick
 
 
-def engine_for(config: Config) -> Engine:
-    """The engine for `config`, its model's first-use preparation shown on the terminal."""
+def engine_for(config: Config, warm: bool = False) -> Engine:
+    """The engine for `config`, its model's first-use preparation shown on the terminal;
+    `warm`: the user's warm engine where `keep_alive` allows one (`copilot ask`)."""
     from copilot.engine import open_engine
 
-    return open_engine(config, model_progress=percent("preparing model"))
+    return open_engine(config, model_progress=percent("preparing model"), warm=warm,
+                       note=lambda line: click.echo(line, err=True))

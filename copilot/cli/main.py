@@ -106,13 +106,21 @@ def index(ctx: click.Context, paths: tuple[Path, ...], password_file: Path | Non
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead of streaming text.")
 @click.option("--top-k", type=int, help="How many passages to retrieve.")
 @click.option("--max-tokens", type=int, help="Longest answer, in tokens.")
+@click.option("--keep-alive", metavar="DURATION",
+              help="How long the warm engine stays after this question (300, 90s, 5m, 1h; 0: none, "
+                   "answer in this process). Default: keep_alive in config.toml, 5m.")
 @click.pass_context
-def ask(ctx: click.Context, question: str, as_json: bool, top_k: int | None, max_tokens: int | None) -> None:
-    """Answer QUESTION from the indexed documents, with citations (QUESTION "-": read it from stdin)."""
-    ctx.obj = ctx.obj.replace(top_k=top_k, max_tokens=max_tokens)
+def ask(ctx: click.Context, question: str, as_json: bool, top_k: int | None, max_tokens: int | None,
+        keep_alive: str | None) -> None:
+    """Answer QUESTION from the indexed documents, with citations (QUESTION "-": read it from stdin).
+
+    The first question starts a warm engine of your own (a private socket, no port), which keeps
+    the model loaded for the next ones until it has been idle keep_alive; `copilot stop` ends it.
+    """
+    ctx.obj = ctx.obj.replace(top_k=top_k, max_tokens=max_tokens, keep_alive=keep_alive)
     if question == "-":  # a long question, or one a script writes, without argv's limits
         question = sys.stdin.buffer.read(1 << 20).decode("utf-8", "replace")
-    engine = engine_for(ctx.obj)
+    engine = engine_for(ctx.obj, warm=True)
 
     streamed: list[str] = []
 
@@ -262,6 +270,17 @@ def serve(ctx: click.Context, check: bool) -> None:
     if check:
         ctx.exit(0 if check_report(ctx.obj, click.echo) else 1)
     run(ctx.obj, click.echo)
+
+
+@main.command()
+@click.pass_context
+def stop(ctx: click.Context) -> None:
+    """End your warm engines now (they leave by themselves after keep_alive idle)."""
+    from copilot.engine import stop_warm
+
+    stopped = stop_warm(ctx.obj)
+    click.echo(f"stopped the warm engine{'s' if len(stopped) > 1 else ''} (pid {', '.join(map(str, stopped))})"
+               if stopped else "no warm engine runs")
 
 
 @main.command("config")

@@ -71,6 +71,10 @@ class Config:
     chroma_url: str = ""  # a `chroma run` server holding the index's vectors; empty: on disk in the home
     model_endpoints: str = ""  # OpenAI-compatible model servers, comma-separated; empty: llama.cpp in process
     queue_limit: int = 32  # questions waiting at most; beyond it: "busy, N ahead"
+    # Seconds the warm engine of `copilot ask` stays after its last question (Ollama's name and
+    # meaning: "5m", "90s", "1h" or seconds; 0: none, each ask loads the model itself).
+    keep_alive: int = 300
+    runtime_dir: str = ""  # where warm engines keep their sockets; empty: $XDG_RUNTIME_DIR, else /tmp
 
     @property
     def config_file(self) -> Path:
@@ -142,6 +146,23 @@ CHOICES = {
     "ocr": ("auto", "off"),
 }
 _DEFAULTS = Config(home=Path("."))
+DURATIONS = ("keep_alive",)  # settings given in seconds or as "30s", "5m", "1h"
+_UNITS = {"": 1, "s": 1, "m": 60, "h": 3600}
+
+
+def duration(value: Any) -> int:
+    """Whole seconds from 300, "300", "90s", "5m" or "1h" (`ValueError` otherwise, or if negative)."""
+    if isinstance(value, bool):
+        raise ValueError(value)
+    if isinstance(value, (int, float)):
+        seconds = float(value)
+    else:
+        text = str(value).strip().lower()
+        unit = text[-1:] if text[-1:] in _UNITS else ""
+        seconds = float(text[: len(text) - len(unit)]) * _UNITS[unit]
+    if seconds < 0 or seconds != seconds:
+        raise ValueError(value)
+    return int(round(seconds))
 
 
 def _coerce(name: str, value: Any, origin: str) -> Any:
@@ -151,10 +172,13 @@ def _coerce(name: str, value: Any, origin: str) -> Any:
     try:
         if name == "home":
             return Path(str(value)).expanduser()
+        if name in DURATIONS:
+            return duration(value)
         value = kind(value)
     except (TypeError, ValueError):
         raise ConfigError(
-            f"setting {name!r} in {origin} should be {kind.__name__}, got {value!r}"
+            f"setting {name!r} in {origin} should be "
+            f"{'seconds, or a duration like 90s, 5m, 1h' if name in DURATIONS else kind.__name__}, got {value!r}"
         ) from None
     if name in CHOICES and value not in CHOICES[name]:
         raise ConfigError(
@@ -199,7 +223,26 @@ def load(
     settings.update(from_env)
     settings.update(flags)
     settings["home"] = Path(home).expanduser().resolve()
+    if not settings.get("runtime_dir"):  # the user's runtime dir, as systemd/logind make it
+        settings["runtime_dir"] = env.get("XDG_RUNTIME_DIR", "")
     return Config(**settings)
+
+
+def settings_of(config: Config) -> str:
+    """Every setting as one JSON object: what a warm engine is started with (`from_settings`)."""
+    return json.dumps({f.name: str(v) if isinstance(v := getattr(config, f.name), Path) else v
+                       for f in fields(Config)}, sort_keys=True)
+
+
+def from_settings(text: str) -> Config:
+    """The Config `settings_of` wrote, checked as flags are (`ConfigError` if it is not one)."""
+    try:
+        values = json.loads(text)
+    except ValueError:
+        raise ConfigError("the settings given are not JSON") from None
+    if not isinstance(values, dict):
+        raise ConfigError("the settings given are not a JSON object")
+    return Config(**_coerce_all(values, "the settings given"))
 
 
 def as_toml(config: Config) -> str:

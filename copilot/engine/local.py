@@ -44,15 +44,28 @@ class Copilot:
         self.config = config
         self._model_progress = model_progress
         self._parts: dict[str, object] = {}
-        # The app touches parts from several worker threads: each loads exactly once.
+        # The app touches parts from several worker threads: each loads exactly once, under a
+        # lock of its own so that different parts load at the same time (the model beside the
+        # index); `_lock` guards the dict itself and is never held while waiting on a part's.
         self._lock = threading.RLock()
+        self._making: dict[str, threading.RLock] = {}
         offline.guard(config)
+
+    def _making_lock(self, name: str) -> threading.RLock:
+        with self._lock:
+            return self._making.setdefault(name, threading.RLock())
 
     def _part(self, name: str, make: Callable[[], T]) -> T:
         with self._lock:
-            if name not in self._parts:
-                self._parts[name] = make()
-            return self._parts[name]  # type: ignore[return-value]
+            if name in self._parts:
+                return self._parts[name]  # type: ignore[return-value]
+        with self._making_lock(name):
+            with self._lock:
+                if name in self._parts:  # another thread made it while this one waited
+                    return self._parts[name]  # type: ignore[return-value]
+            made = make()
+            with self._lock:
+                return self._parts.setdefault(name, made)  # type: ignore[return-value]
 
     @property
     def embedder(self):
@@ -67,7 +80,29 @@ class Copilot:
     def store(self):
         from index.store import ChromaStore
 
-        return self._part("store", lambda: ChromaStore(self.config.index_dir / "chroma", self.config.chroma_url))
+        def make() -> ChromaStore:
+            generation = self.manifest.generation()  # what the store holds when opened
+            with self._lock:
+                self._parts["generation"] = generation
+            return ChromaStore(self.config.index_dir / "chroma", self.config.chroma_url)
+
+        return self._part("store", make)
+
+    def _index_as_it_is(self) -> None:
+        """Reopen the vector store if another process changed the index since it was opened
+        (see `index.store.forget_open_clients`): a long-lived engine (a warm one, a server)
+        answers from what is indexed now.  A Chroma server needs none of it: it is the one
+        writer and reader."""
+        if self.config.chroma_url:
+            return
+        with self._making_lock("answerer"), self._making_lock("store"), self._lock:  # parts' order
+            opened = self._parts.get("generation")  # None: a store given whole (a test's), kept
+            if "store" in self._parts and opened is not None and opened != self.manifest.generation():
+                from index.store import forget_open_clients
+
+                self._parts.pop("store")
+                self._parts.pop("answerer", None)
+                forget_open_clients()
 
     @property
     def manifest(self):
@@ -124,7 +159,7 @@ class Copilot:
             raise ConfigError("the model is the one the model servers serve (model_endpoints): "
                               "it is chosen where they run")
         resolve_llm(setting, self.config.models_dir)  # a bad name fails here, nothing unloaded
-        with self._lock:
+        with self._making_lock("answerer"), self._making_lock("generator"), self._lock:  # parts' order
             old = self._parts.pop("generator", None)
             self._parts.pop("answerer", None)
             self._parts.pop("model_record", None)
@@ -142,8 +177,11 @@ class Copilot:
         c = self.config
 
         def make() -> Answerer:
+            beside = _Beside(lambda: (self.store, self.embedder.model))  # a cold start's longest parts,
+            generator = self.generator  # the model and the index, load at the same time
+            beside.join()
             retriever = Retriever(self.embedder, self.store, self.manifest, RetrievalSettings.of(c))
-            return Answerer(retriever, self.generator, AnswerSettings.of(c))
+            return Answerer(retriever, generator, AnswerSettings.of(c))
 
         return self._part("answerer", make)
 
@@ -195,6 +233,8 @@ class Copilot:
                 raise
             run.update(outcome="done", line=summary.line())
             self.manifest.set_setting("last_run", json.dumps(run))
+            with self._lock:  # written through this engine's own store: it holds it all already
+                self._parts["generation"] = self.manifest.generation()
             return summary
 
     def totals(self, reader: Reader) -> Totals:
@@ -284,6 +324,7 @@ class Copilot:
                 f"the index was built with the embedder {built_with}, not "
                 f"{embedder_name(self.embedder)}; run `copilot index` on your folders to rebuild it"
             )
+        self._index_as_it_is()
         answer = self.answerer.answer(question, walls, on_token, cancel, history, document)
         self.record(answer, reader, document)
         return answer
@@ -342,3 +383,24 @@ class Copilot:
                 "min_confidence": c.min_confidence}}
 
         return self._part("model_record", make)
+
+
+class _Beside:
+    """`work` in a thread of its own; `join` waits for it and raises what it raised."""
+
+    def __init__(self, work: Callable[[], object]):
+        self._failure: BaseException | None = None
+
+        def run() -> None:
+            try:
+                work()
+            except BaseException as exc:  # raised where it is waited for, in the caller's thread
+                self._failure = exc
+
+        self._thread = threading.Thread(target=run, name="copilot-load", daemon=True)
+        self._thread.start()
+
+    def join(self) -> None:
+        self._thread.join()
+        if self._failure is not None:
+            raise self._failure

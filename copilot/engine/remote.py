@@ -149,6 +149,9 @@ class RemoteEngine:
 
     # Plumbing -------------------------------------------------------------------------
 
+    def close(self) -> None:
+        self._http.close()
+
     def _get(self, path: str, params: dict | None = None) -> dict:
         import httpx
 

@@ -21,6 +21,8 @@ import sys
 import threading
 import time
 import traceback
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import asdict
 from http.server import BaseHTTPRequestHandler
 from pathlib import Path
@@ -31,7 +33,7 @@ from copilot.core.config import Config
 from copilot.core.errors import AccessDenied, Busy, CopilotError, Unavailable
 from copilot.core.walls import Reader
 from copilot.engine.access import Person, load
-from copilot.server.identity import certificate_peer, unix_peer
+from copilot.server.identity import certificate_peer, own_peer, unix_peer
 from copilot.server.queue import FairQueue
 
 MAX_BODY = 4 << 20  # a question and its conversation; anything larger is refused
@@ -40,22 +42,30 @@ MAX_BODY = 4 << 20  # a question and its conversation; anything larger is refuse
 class Gateway:
     """One engine, its model queue and the policy, shared by every connection."""
 
-    def __init__(self, engine, config: Config, log=sys.stderr):
+    def __init__(self, engine, config: Config, log=sys.stderr,
+                 reader_of: Callable[[Person], Reader] | None = None):
         self.engine, self.config, self.log = engine, config, log
+        self._reader_of = reader_of
         self.queue = FairQueue(max(1, len(config.endpoints)), config.queue_limit)
         self.servers: list[socketserver.BaseServer] = []
+        self._calls, self._last_call = 0, time.monotonic()
+        self._activity = threading.Lock()
 
     def reader(self, person: Person) -> Reader:
-        """`person`'s walls under the policy as it is now (`AccessDenied` if none)."""
+        """`person`'s walls under the policy as it is now (`AccessDenied` if none), or as
+        `reader_of` says (a warm engine: its one user's, as the engine itself reads them)."""
+        if self._reader_of is not None:
+            return self._reader_of(person)
         return load(self.config.policy_path, person).reader
 
-    def listen(self, listeners: tuple[str, ...]) -> list[str]:
-        """Open each listener ("unix:/path" or "https://host:port"); what was opened, as URLs."""
+    def listen(self, listeners: tuple[str, ...], private: bool = False) -> list[str]:
+        """Open each listener ("unix:/path" or "https://host:port"); what was opened, as URLs.
+        `private`: a Unix socket only this process's own OS user may use (a warm engine)."""
         opened = []
         for spec in listeners:
             if spec.startswith("unix:"):
                 path = Path(spec[5:])
-                server = UnixServer(path, self)
+                server = UnixServer(path, self, private)
                 opened.append(f"unix:{path}")
             elif spec.startswith("https://"):
                 parts = urlsplit(spec)
@@ -98,15 +108,41 @@ class Gateway:
             s.server_close()
         self.servers = []
 
+    @contextmanager
+    def call(self) -> Iterator[None]:
+        """Count a request while it runs: a warm engine leaves only when none has run for a while."""
+        with self._activity:
+            self._calls += 1
+        try:
+            yield
+        finally:
+            with self._activity:
+                self._calls -= 1
+                self._last_call = time.monotonic()
+
+    def busy(self) -> int:
+        """Requests running now."""
+        with self._activity:
+            return self._calls
+
+    def idle_for(self) -> float:
+        """Seconds since the last request ended; 0 while one runs."""
+        with self._activity:
+            return 0.0 if self._calls else time.monotonic() - self._last_call
+
     def note(self, line: str) -> None:
         print(time.strftime("%Y-%m-%d %H:%M:%S"), line, file=self.log, flush=True)
 
 
+BACKLOG = 128  # connections waiting for accept(): a firm's Monday morning, not socketserver's 5
+
+
 class UnixServer(socketserver.ThreadingMixIn, socketserver.UnixStreamServer):
     daemon_threads = True
+    request_queue_size = BACKLOG  # past it, a Unix socket's connect() fails at once (EAGAIN)
 
-    def __init__(self, path: Path, gateway: Gateway):
-        self.gateway = gateway
+    def __init__(self, path: Path, gateway: Gateway, private: bool = False):
+        self.gateway, self.private = gateway, private
         if path.exists():
             probe = socket.socket(socket.AF_UNIX)
             try:
@@ -118,10 +154,11 @@ class UnixServer(socketserver.ThreadingMixIn, socketserver.UnixStreamServer):
                 probe.close()
         path.parent.mkdir(parents=True, exist_ok=True)
         super().__init__(str(path), Handler)
-        os.chmod(path, 0o666)  # anyone may connect: who they are is the kernel's word, not access to this file
+        # Shared: anyone may connect, who they are is the kernel's word, not access to this file.
+        os.chmod(path, 0o600 if private else 0o666)
 
     def peer(self, conn) -> Person:
-        return unix_peer(conn)
+        return own_peer(conn) if self.private else unix_peer(conn)
 
     def server_close(self) -> None:
         super().server_close()
@@ -131,6 +168,7 @@ class UnixServer(socketserver.ThreadingMixIn, socketserver.UnixStreamServer):
 class TLSServer(socketserver.ThreadingMixIn, socketserver.TCPServer):
     daemon_threads = True
     allow_reuse_address = True
+    request_queue_size = BACKLOG
 
     def __init__(self, address, gateway: Gateway, context: ssl.SSLContext):
         self.gateway, self.context = gateway, context
@@ -186,7 +224,8 @@ class Handler(BaseHTTPRequestHandler):
                   ("GET", "/v1/status"): self.status, ("GET", "/v1/totals"): self.totals,
                   ("GET", "/v1/last_run"): self.last_run, ("GET", "/v1/model"): self.model,
                   ("GET", "/v1/document"): self.document, ("GET", "/v1/audit"): self.audit,
-                  ("GET", "/v1/audit/verify"): self.verify, ("GET", "/v1/superseded"): self.superseded}
+                  ("GET", "/v1/audit/verify"): self.verify, ("GET", "/v1/superseded"): self.superseded,
+                  ("GET", "/v1/health"): self.health}
         route = routes.get((method, url.path))
         if route is None:
             return self._json(404, {"error": f"no such call: {method} {url.path}", "kind": "CopilotError"})
@@ -194,7 +233,11 @@ class Handler(BaseHTTPRequestHandler):
             if getattr(self, "person", None) is None:
                 raise AccessDenied(getattr(self, "refusal", "no identity"))
             reader = self.server.gateway.reader(self.person)
-            route(reader, query)
+            if route == self.health:  # looking at the engine is not using it: its idle time goes on
+                route(reader, query)
+            else:
+                with self.server.gateway.call():
+                    route(reader, query)
         except CopilotError as exc:
             self._error(exc)
         except (BrokenPipeError, ConnectionResetError):
@@ -204,6 +247,12 @@ class Handler(BaseHTTPRequestHandler):
             self._json(500, {"error": f"the server failed: {type(exc).__name__}: {exc}", "kind": "CopilotError"})
 
     # Calls --------------------------------------------------------------------------
+
+    def health(self, _reader: Reader, _query) -> None:
+        """The process as it is now: pid, memory, requests running, idle seconds."""
+        gateway = self.server.gateway
+        self._json(200, {"pid": os.getpid(), "rss_bytes": _resident_bytes(), "busy": gateway.busy(),
+                         "idle_s": round(gateway.idle_for(), 1)})
 
     def whoami(self, reader: Reader, _query) -> None:
         self._json(200, {"user": reader.user, "collections": reader.walls.names()})
@@ -330,6 +379,18 @@ class Handler(BaseHTTPRequestHandler):
     def log_message(self, format: str, *args) -> None:
         user = self.person.user if getattr(self, "person", None) else "-"
         self.server.gateway.note(f"{user} {format % args}")
+
+
+def _resident_bytes() -> int:
+    """This process's resident memory now (Linux's VmRSS; 0 where there is none to read)."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as fh:
+            for line in fh:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    return 0
 
 
 def _error(exc: CopilotError) -> dict:

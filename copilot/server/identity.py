@@ -29,6 +29,15 @@ def unix_peer(sock: socket.socket) -> Person:
     return Person(user, _groups(user, gid))
 
 
+def own_peer(sock: socket.socket) -> Person:
+    """The peer of a private socket: this process's own OS user, or `AccessDenied`."""
+    creds = sock.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, struct.calcsize("3i"))
+    _pid, uid, _gid = struct.unpack("3i", creds)
+    if uid != os.getuid():
+        raise AccessDenied(f"this engine is private to uid {os.getuid()}; uid {uid} may not use it")
+    return unix_peer(sock)
+
+
 def certificate_peer(cert: dict | None) -> Person:
     """The user a verified client certificate names (its subject's common name)."""
     subject = dict(item for rdn in (cert or {}).get("subject", ()) for item in rdn)

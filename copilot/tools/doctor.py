@@ -89,6 +89,9 @@ def report(config: Config, echo: Callable[[str], None], strict: bool = False) ->
     else:
         line(True, "index", f"{config.index_dir}: empty (run: copilot index FOLDER)")
 
+    if not config.server:
+        _warm(config, line)
+
     flags = offline.flags_status()
     flags_ok = all(flags[k] == v for k, v in offline.FLAGS.items())
     line(flags_ok, "offline flags", " ".join(f"{k}={v}" for k, v in flags.items()))
@@ -100,6 +103,42 @@ def report(config: Config, echo: Callable[[str], None], strict: bool = False) ->
     if strict:
         _strict(config, line)
     return line.ok
+
+
+def _warm(config: Config, line: Callable[[bool, str, str], None]) -> None:
+    """The warm engine `copilot ask` uses: off, none yet, or running (pid, model, memory, idle
+    time, how long it took to load), and any other of this user's for other settings."""
+    import time
+
+    from copilot.core.resident import Resident
+    from copilot.engine.warm import health, running
+
+    resident = Resident.of(config)
+    others = [(r, a) for r, a in running(config) if r.key != resident.key]
+    for _other, about in others:
+        line(True, "warm engine", f"pid {about['pid']} runs for other settings of {about.get('home')} "
+             f"(`copilot stop` ends it)")
+    if config.keep_alive <= 0:
+        line(True, "warm engine", "off (keep_alive = 0): each `copilot ask` loads the model itself")
+        return
+    try:
+        resident.private_folder()
+    except (CopilotError, OSError) as exc:
+        line(False, "warm engine", str(exc))
+        return
+    stale = resident.socket.exists()
+    now = health(resident)
+    about = resident.describe() if now is not None else None
+    if now is None or about is None:
+        line(True, "warm engine", ("a stale socket was removed; " if stale else "") + "none running: the next "
+             f"`copilot ask` starts one, which stays {config.keep_alive} s after its last question")
+        return
+    loaded = ", ".join(f"{k} {v:.1f} s" for k, v in about.get("load_s", {}).items())
+    memory = f"{now['rss_bytes'] / 2**30:.2f} GB resident" if now.get("rss_bytes") else "memory unknown"
+    idle = "answering now" if now.get("busy") else f"idle {now.get('idle_s', 0):.0f} s"
+    line(True, "warm engine", f"running: pid {about['pid']}, {about['model']}, {memory}, up "
+         f"{time.time() - about['started']:.0f} s, {idle}, leaves after {about['keep_alive']} s idle "
+         f"(`copilot stop` ends it now); {resident.socket} (yours alone); loaded in {loaded}")
 
 
 def _strict(config: Config, line: Callable[[bool, str, str], None]) -> None:
