@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 from pathlib import Path
@@ -30,6 +31,20 @@ def tiny_model() -> Path:
 def models_home(tmp_path_factory) -> Path:
     """One folder of prepared models for the whole session: the embedder is exported once."""
     return tmp_path_factory.mktemp("models")
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _no_warm_engine_outlives_the_tests(tmp_path_factory):
+    """Stop, at the end, every warm engine a test's `copilot ask` started in a home of this
+    session's (one started without keep_alive 0 would otherwise hold its model for minutes)."""
+    yield
+    from copilot.core import config as config_mod
+    from copilot.engine.warm import running, stop
+
+    ours = str(tmp_path_factory.getbasetemp())
+    for resident, about in running(config_mod.load(env=dict(os.environ, COPILOT_HOME=ours))):
+        if str(about.get("home", "")).startswith(ours):
+            stop(resident)
 
 
 @pytest.fixture(autouse=True)

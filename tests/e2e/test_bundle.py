@@ -206,3 +206,5 @@ def test_it_installs_on_stock_python_indexes_and_answers_with_no_network_and_a_r
         "data-retention-policy.md"}
     out = _run([copilot, "ask", QUESTION, "--json"], home)
     assert out.returncode == 0 and json.loads(out.stdout)["citations"]
+    stopped = _run([copilot, "stop"], home)  # the installed `ask` answered through its warm engine
+    assert stopped.returncode == 0 and "stopped the warm engine" in stopped.stdout, stopped.stdout
