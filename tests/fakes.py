@@ -85,18 +85,21 @@ class ScriptedGenerator:
 
     Its opening probability is 0.9 for an opening its next reply starts with,
     else 0.05, unless `opening` sets it; asked whether a quote states its
-    answer, it says "Yes" with probability `verified`.  Each word it writes
-    has the log probability `logprob`."""
+    answer, it says "Yes" with probability `verified`; asked which numbered
+    sentence answers, it picks as `opening_probabilities` says.  Each word it
+    writes has the log probability `logprob`."""
 
     name = "scripted.gguf"
     quant = "Q8_0"
 
     def __init__(self, reply: str | list[str], context_window: int = 4096, opening: float | None = None,
-                 verified: float = 0.9, logprob: float = -0.1):
+                 verified: float = 0.9, logprob: float = -0.1, choice: str | None = None):
         self.replies = [reply] if isinstance(reply, str) else list(reply)
         self.context_window = context_window
         self.opening = opening
         self.verified, self.logprob = verified, logprob
+        self.choice = choice
+        self.choices: list[list[dict]] = []
         self.verifications: list[list[dict]] = []
         self.max_tokens: list[int] = []
         self.calls: list[list[dict]] = []
@@ -119,6 +122,23 @@ class ScriptedGenerator:
         if self.opening is not None:
             return self.opening
         return 0.9 if any(self._next().startswith(o.split()[0]) for o in openings) else 0.05
+
+    def opening_probabilities(self, messages, openings, cancel=None) -> list[float]:
+        """Asked to choose among numbered sentences: 0.9 on the one sharing the most words with
+        its next reply (unless `choice` names the number, "0" for none), 0.9 on "0" if none
+        shares any; 0.1 spread over the rest."""
+        self.choices.append(list(messages))
+        if cancel is not None and cancel.is_set():
+            return [0.0] * len(openings)
+        pick = self.choice
+        if pick is None:
+            said = set(re.findall(r"\w+", self._next().lower()))
+            lines = re.findall(r"^(\d+)\. (.*)$", messages[-1]["content"], re.MULTILINE)
+            shared = {n: len(said & set(re.findall(r"\w+", text.lower()))) for n, text in lines}
+            pick = max(shared, key=lambda n: (shared[n], -int(n)), default="0")
+            pick = pick if shared.get(pick) else "0"
+        rest = 0.1 / max(1, len(openings) - 1)
+        return [0.9 if o == pick else rest for o in openings]
 
     def complete(self, messages, max_tokens: int, cancel=None, stop=(), avoid=(), on_piece=None,
                  logprobs=True) -> Completion:

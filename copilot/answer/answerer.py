@@ -51,6 +51,8 @@ from copilot.core.sentences import unnumbered
 from copilot.core.walls import Walls
 
 NOT_FOUND = "Not found in the indexed documents."
+CHOICE, FLOOR = "choice", "floor"  # the decisions: the model's choice of sentence; the fitted floor
+MAX_CHOICES = 9  # sentences the model chooses among: each number one token
 NOT_FOUND_MARK = re.compile(
     r"^\W*((not|none)\s+(found|stated|specified|mentioned|given)\b"
     r"|the\s+(documents|sources|sentences)\s+do\s+not\s+(say|contain|answer|state))"
@@ -98,11 +100,12 @@ class AnswerSettings:
     evidence_sentences: int = Config.evidence_sentences
     evidence_window: int = Config.evidence_window
     min_confidence: float | None = None
+    decision: str = Config.decision
 
     @classmethod
     def of(cls, config: Config) -> AnswerSettings:
         return cls(config.max_tokens, config.evidence_tokens, config.evidence_sentences, config.evidence_window,
-                   None if config.min_confidence < 0 else config.min_confidence)
+                   None if config.min_confidence < 0 else config.min_confidence, config.decision)
 
 
 class Answerer:
@@ -181,6 +184,9 @@ class Answerer:
             return replace(answer, timings=self._timings(retrieval_ms, started, shown, time.perf_counter(),
                                                          completion))
 
+        if self.settings.decision == CHOICE:
+            return self._by_choice(search if rewritten else question, search, found, brief, done, on_token,
+                                   cancel, timed)
         refusal = gen.opening_probability(brief.messages, [prompt.REFUSAL], cancel)
         calibration = confidence.calibration_for(gen.name)
         calibrated = calibration is not None
@@ -230,6 +236,52 @@ class Answerer:
         cited = tuple(by_number[n] for n in dict.fromkeys(q.n for q in quotes))
         return timed(replace(done, text=text, found=True, claims=claims, quotes=quotes, citations=cited,
                              confidence=judged, draft=text), draft,
+                     shown=time.perf_counter())
+
+    def _by_choice(self, asked: str, search: str, found: Retrieval, brief: Brief, done: Answer,
+                   say: TokenFn, cancel: threading.Event | None, timed) -> Answer:
+        """The model decides: which numbered sentence answers, or none (the decision module's rule).
+
+        Its first-token distribution over "0" (none) and 1..n is read in one
+        evaluation; "none" at least as likely as the likeliest sentence is "not
+        found", with no floor fitted to any question kind.  Otherwise the draft
+        is written and grounded as always; a draft no sentence bears out gives
+        way to the chosen sentence itself, which is then the answer and its
+        quote, verbatim.
+        """
+        gen = self.generator
+        read = brief.read[:MAX_CHOICES]
+        openings = [prompt.NONE] + [str(k) for k in range(1, len(read) + 1)]
+        chances = gen.opening_probabilities(prompt.choice_messages(asked, [s.text for s, _ in read]), openings,
+                                            cancel)
+        if cancel is not None and cancel.is_set():
+            return timed(replace(done, text="", cancelled=True))
+        mass = sum(chances) or 1.0
+        best = max(range(1, len(chances)), key=lambda k: chances[k], default=0)
+        none = chances[0] / mass
+        judged = Confidence(round(none, 6), round(brief.best.similarity, 4), round(brief.best.terms, 4),
+                            value=round(1 - none, 4), floor=self.settings.min_confidence,
+                            quote_rank=best - 1 if best else None)
+        if not best or not (chances[best] > chances[0] if judged.floor is None else judged.value >= judged.floor):
+            say(NOT_FOUND)
+            return timed(replace(done, reason=SOURCES_SILENT, confidence=judged))
+        draft = gen.complete(brief.messages, brief.max_tokens, cancel, stop=("\n",), avoid=(prompt.REFUSAL,),
+                             logprobs=False)
+        text = printable(draft.text).strip()
+        if cancel is not None and cancel.is_set():
+            return timed(replace(done, text="", cancelled=True, confidence=judged, draft=text), draft)
+        claims, quotes = (), ()
+        if text and not NOT_FOUND_MARK.match(grounding.CITE.sub("", text)):
+            claims, quotes = grounding.check(text, [(s.text, n) for s, n in brief.read], search, found.focus)
+        if not (claims and _borne_out(claims)):  # the sentence the model chose says it, word for word
+            chosen, n = read[best - 1]
+            text = chosen.text
+            claims, quotes = grounding.check(text, [(chosen.text, n)], search, found.focus)
+        say(text)
+        by_number = {c.n: c for c in brief.sources}
+        cited = tuple(by_number[n] for n in dict.fromkeys(q.n for q in quotes))
+        return timed(replace(done, text=text, found=True, claims=claims, quotes=quotes, citations=cited,
+                             confidence=judged, draft=printable(draft.text).strip()), draft,
                      shown=time.perf_counter())
 
     def _signals(self, brief: Brief, refusal: float, draft: Completion, claims: Sequence[Claim],

@@ -50,6 +50,9 @@ class Config:
     evidence_sentences: int = 8  # at most this many evidence sentences, however short
     evidence_window: int = 45  # a longer sentence is shown as this many tokens around the question's words
     min_confidence: float = -1.0  # below it, "not found"; -1: the model's calibrated floor, 0: never
+    # Whether an answer is shown: "floor", the draft's calibrated confidence against its fitted
+    # floor; "choice", the model picks the numbered sentence that answers, or none (no fitted value).
+    decision: str = "floor"
     chunk_tokens: int = 200
     chunk_overlap: int = 32
     max_file_mb: int = 256  # larger files are skipped, with the reason; 0: no limit
@@ -144,6 +147,7 @@ CHOICES = {
     "theme": ("dark", "light"),
     "guard": ("refuse", "fail"),
     "ocr": ("auto", "off"),
+    "decision": ("choice", "floor"),
 }
 _DEFAULTS = Config(home=Path("."))
 DURATIONS = ("keep_alive",)  # settings given in seconds or as "30s", "5m", "1h"

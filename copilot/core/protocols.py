@@ -94,6 +94,13 @@ class Generator(Protocol):
         reused by the `stream` of the same messages that follows)."""
         ...
 
+    def opening_probabilities(
+        self, messages: Sequence[dict[str, str]], openings: Sequence[str], cancel: Event | None = None
+    ) -> list[float]:
+        """The probability of each of `openings` as the reply's first token, from one
+        evaluation of the prompt (a choice among numbered sentences; all 0.0 if cancelled)."""
+        ...
+
     def count_tokens(self, text: str) -> int: ...
 
     def close(self) -> None:

@@ -124,6 +124,9 @@ def running(config: Config) -> list[tuple[Resident, dict]]:
         about = each.describe()
         if about and _ours(about.get("pid")):
             found.append((each, about))
+        elif about is not None:  # left by an engine that was killed: its files go with it
+            each.socket.unlink(missing_ok=True)
+            each.pid_file.unlink(missing_ok=True)
     return found
 
 

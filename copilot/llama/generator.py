@@ -107,6 +107,19 @@ class LlamaGenerator:
             probabilities = self._next_token_probabilities()
             return float(sum(probabilities[t] for t in self._firsts(openings)))
 
+    def opening_probabilities(self, messages: Sequence[dict[str, str]], openings: Sequence[str],
+                              cancel: threading.Event | None = None) -> list[float]:
+        """The probability of each of `openings` as the reply's first token (by its first token),
+        read off one evaluation of the prompt; all 0.0 if cancelled meanwhile."""
+        with self._lock:
+            self._check_loaded()
+            tokens = self._tokens(messages)
+            self.last_prompt_tokens, self.last_completion_tokens = len(tokens), 0
+            if not self._read(tokens, cancel):
+                return [0.0] * len(openings)
+            probabilities = self._next_token_probabilities()
+            return [float(sum(probabilities[t] for t in self._firsts([o]))) for o in openings]
+
     def stream(self, messages: Sequence[dict[str, str]], max_tokens: int,
                cancel: threading.Event | None = None, stop: Sequence[str] = (),
                avoid: Sequence[str] = ()) -> Iterator[str]:

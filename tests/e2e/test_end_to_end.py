@@ -188,6 +188,8 @@ def test_the_models_first_token_probabilities_and_an_avoided_opening(tiny_model:
     first = plain.split()[0]
     p_first = gen.opening_probability(messages, [first])
     assert 0.0 < p_first <= 1.0 and gen.opening_probability(messages, [first, "Zebra"]) >= p_first
+    each = gen.opening_probabilities(messages, [first, "Zebra", "0", "1"])  # one evaluation, one figure each
+    assert abs(each[0] - p_first) < 1e-6 and sum(each) <= 1.0 + 1e-6 and each[1] < each[0]
     assert "".join(gen.stream(messages, 8)) == plain  # reading the probabilities changed nothing
     other = "".join(gen.stream(messages, 8, avoid=[first]))
     assert other and not other.startswith(first) and gen.last_completion_tokens >= 1
@@ -195,4 +197,5 @@ def test_the_models_first_token_probabilities_and_an_avoided_opening(tiny_model:
     cancel.set()
     long = [{"role": "user", "content": "Records are kept for audit. " * 400 + "How long?"}]
     assert gen.opening_probability(long, ["Yes"], cancel) == 0.0  # Esc while the prompt is read
+    assert gen.opening_probabilities(long, ["0", "1"], cancel) == [0.0, 0.0]
     assert "".join(gen.stream(messages, 8)) == plain  # and the model is sound after it

@@ -333,8 +333,11 @@ def test_the_model_server_reports_what_the_answer_is_judged_by(firm) -> None:
     draft = model.complete([{"role": "user", "content": "Say hello in three words."}], 12, on_piece=pieces.append)
     assert draft.text and "".join(pieces) == draft.text
     assert len(draft.logprobs) == draft.completion_tokens > 0 and all(lp <= 0 for lp in draft.logprobs)
-    assert 0 < model.opening_probability([{"role": "user", "content": "Is the sky blue? Reply Yes or No."}],
-                                         ["Yes"]) < 1
+    asked = [{"role": "user", "content": "Is the sky blue? Reply Yes or No."}]
+    p_yes = model.opening_probability(asked, ["Yes"])
+    assert 0 < p_yes < 1
+    each = model.opening_probabilities(asked, ["Yes", "No", "Zebra"])  # a choice, read in one request
+    assert abs(each[0] - p_yes) < 1e-3 and sum(each) <= 1 + 1e-6 and each[2] < each[0]
 
 
 def test_a_model_server_that_dies_is_one_clear_error_and_the_server_goes_on(firm) -> None:

@@ -27,13 +27,14 @@ CHUNKS = [
 LAW = "12. Governing law. The agreement is governed by the laws of the State of Delaware."
 
 
-def answerer(reply, min_score: float = 0.3, window: int = 4096, chunks=CHUNKS, opening=None,
+def answerer(reply, min_score: float = 0.3, window: int = 4096, chunks=CHUNKS, opening=None, choice=None,
              **settings) -> Answerer:
     emb = BagOfWordsEmbedder()
     store = ListStore(chunks, emb)
     indexed = Indexed({c.path: c.doc_sha256 for c in chunks})
     retriever = Retriever(emb, store, indexed, RetrievalSettings(top_k=3, min_score=min_score, depth=3))
-    return Answerer(retriever, ScriptedGenerator(reply, window, opening), AnswerSettings(max_tokens=64, **settings))
+    return Answerer(retriever, ScriptedGenerator(reply, window, opening, choice=choice),
+                    AnswerSettings(max_tokens=64, **settings))
 
 
 def user_message(a: Answerer, call: int = -1) -> str:
@@ -362,3 +363,51 @@ def test_a_held_reply_is_collected_whole_its_pieces_passed_on_as_they_come() -> 
     stopped.set()
     nothing = Completion.collect(iter([]), None, lambda: (12, 0), stopped)
     assert nothing.cancelled and nothing.text == "" and nothing.tokens_per_s is None
+
+
+# The choice decision (decision = "choice"): the model picks the numbered sentence that answers, or none.
+
+def test_by_choice_the_models_sentence_decides_and_the_borne_out_draft_is_quoted() -> None:
+    a = answerer("Delaware law governs it.", decision="choice")
+    answer = a.answer("Which laws govern the agreement?", EVERYONE)
+    asked = a.generator.choices[-1]
+    assert asked[0]["content"].startswith("You find which sentence answers")
+    numbered = [line for line in asked[-1]["content"].splitlines() if line[:2] in {f"{k}." for k in range(1, 10)}]
+    assert numbered and numbered[0].startswith("1. ")  # the sentences the draft reads, numbered
+    assert answer.found and answer.text == "Delaware law governs it."
+    assert answer.quotes == (Quote(LAW, 1),) and answer.citations[0].source == "msa.pdf"
+    assert answer.confidence.refusal < 0.5 and answer.confidence.value == round(1 - answer.confidence.refusal, 4)
+    assert answer.confidence.floor is None  # nothing fitted: the model's own choice against "none"
+
+
+def test_by_choice_none_is_not_found_before_any_draft_is_written() -> None:
+    a = answerer("Delaware law governs it.", decision="choice")
+    a.generator.choice = "0"
+    answer = a.answer("Which laws govern the agreement?", EVERYONE)
+    assert not answer.found and answer.text == NOT_FOUND and answer.reason == "sources silent"
+    assert a.generator.calls == []  # the model wrote nothing: "none" was its choice
+    assert answer.confidence.refusal > 0.5
+
+
+def test_by_choice_a_draft_nothing_bears_out_gives_way_to_the_chosen_sentence_verbatim() -> None:
+    a = answerer("The capital of France is Paris.", decision="choice", choice="1")
+    answer = a.answer("Which laws govern the agreement?", EVERYONE)
+    chosen = [s.text for s in answer.evidence][0]
+    assert answer.found and answer.text == chosen and answer.quotes[0].text == chosen
+    assert answer.draft == "The capital of France is Paris."  # kept, never shown as the answer
+    assert all(c.supported for c in answer.claims) and answer.citations
+
+
+def test_by_choice_a_set_floor_is_the_models_probability_of_some_sentence() -> None:
+    shown = answerer("Delaware law governs it.", decision="choice", min_confidence=0.99)
+    assert not shown.answer("Which laws govern the agreement?", EVERYONE).found  # P(none) 0.025: 0.975 < 0.99
+    assert answerer("Delaware law governs it.", decision="choice", min_confidence=0.5).answer(
+        "Which laws govern the agreement?", EVERYONE).found
+
+
+def test_by_choice_cancel_while_choosing_is_a_cancelled_answer() -> None:
+    a = answerer("Delaware law governs it.", decision="choice")
+    cancel = threading.Event()
+    cancel.set()
+    answer = a.answer("Which laws govern the agreement?", EVERYONE, cancel=cancel)
+    assert answer.cancelled and not answer.found and a.generator.calls == []

@@ -123,3 +123,21 @@ def test_engine_parts_load_once_each_and_different_parts_at_the_same_time(tmp_pa
     assert sorted(made) == ["index", "model"]  # the model asked for twice, loaded once
     assert time.monotonic() - started < 0.55  # the two parts loaded side by side, not one after another
     assert engine._part("model", slow("again")) == "model"
+
+
+def test_a_killed_engines_files_are_cleared_and_it_is_not_counted_as_running(tmp_path: Path) -> None:
+    import json
+    import subprocess
+
+    from copilot.engine.warm import running, stop
+
+    config = Config(home=tmp_path / "home", runtime_dir=str(tmp_path))
+    resident = Resident.of(config)
+    resident.private_folder()
+    gone = subprocess.Popen(["true"])
+    gone.wait()  # a pid nobody holds now
+    resident.pid_file.write_text(json.dumps({"pid": gone.pid, "home": str(config.home)}))
+    resident.socket.write_text("")
+    assert running(config) == [] and not resident.pid_file.exists() and not resident.socket.exists()
+    resident.pid_file.write_text(json.dumps({"pid": os.getpid()}))  # a live pid, but no warm engine's
+    assert stop(resident) is None and running(config) == []
