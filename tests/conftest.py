@@ -41,9 +41,9 @@ def _no_warm_engine_outlives_the_tests(tmp_path_factory):
     from copilot.core import config as config_mod
     from copilot.engine.warm import running, stop
 
-    ours = str(tmp_path_factory.getbasetemp())
-    for resident, about in running(config_mod.load(env=dict(os.environ, COPILOT_HOME=ours))):
-        if str(about.get("home", "")).startswith(ours):
+    ours = tmp_path_factory.getbasetemp()
+    for resident, about in running(config_mod.load(env=dict(os.environ, COPILOT_HOME=str(ours)))):
+        if ours in Path(str(about.get("home", ""))).parents:
             stop(resident)
 
 

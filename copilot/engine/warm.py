@@ -28,7 +28,7 @@ from copilot.core.hashing import ProgressFn
 from copilot.core.resident import Resident
 from copilot.engine.remote import RemoteEngine
 
-PROBE_S = 5.0  # a live engine answers /v1/whoami at once, even while it writes an answer
+PROBE_S = 15.0  # a live engine answers /v1/health at once, even mid-answer; a hung one is replaced
 START_S = 600.0  # the first start may assemble the model from its packages (minutes, once)
 LOG_BYTES = 8 << 20  # the engine's log, before it is rotated
 STOP_S = 10.0  # SIGTERM lets an answer in progress end and the engine remove its files; then SIGKILL
