@@ -24,6 +24,12 @@ The path gives the model the least to do and checks the rest mechanically:
    has nothing to judge by but its own "Not stated.", so its reply streams
    as it is written.
 
+With `decision = "choice"` (a setting; the floor above stays the default,
+see bench/RESULTS.md) steps 3 and 5 are the model's own choice instead:
+asked which numbered sentence answers, "0" for none, it is "not found"
+when none is at least as likely as its likeliest sentence, with nothing
+fitted (see `Answerer._by_choice`).
+
 A follow-up question ("and when does it expire?") is first rewritten by the
 model into a standalone one, which is what retrieval searches with (see
 `Answerer.standalone` for when a rewrite is not trusted).
@@ -240,7 +246,7 @@ class Answerer:
 
     def _by_choice(self, asked: str, search: str, found: Retrieval, brief: Brief, done: Answer,
                    say: TokenFn, cancel: threading.Event | None, timed) -> Answer:
-        """The model decides: which numbered sentence answers, or none (the decision module's rule).
+        """`decision = "choice"`: the model decides which numbered sentence answers, or none.
 
         Its first-token distribution over "0" (none) and 1..n is read in one
         evaluation; "none" at least as likely as the likeliest sentence is "not
@@ -260,16 +266,15 @@ class Answerer:
         best = max(range(1, len(chances)), key=lambda k: chances[k], default=0)
         none = chances[0] / mass
         judged = Confidence(round(none, 6), round(brief.best.similarity, 4), round(brief.best.terms, 4),
-                            value=round(1 - none, 4), floor=self.settings.min_confidence,
-                            quote_rank=best - 1 if best else None)
+                            value=round(1 - none, 4), floor=self.settings.min_confidence)
         if not best or not (chances[best] > chances[0] if judged.floor is None else judged.value >= judged.floor):
             say(NOT_FOUND)
             return timed(replace(done, reason=SOURCES_SILENT, confidence=judged))
         draft = gen.complete(brief.messages, brief.max_tokens, cancel, stop=("\n",), avoid=(prompt.REFUSAL,),
                              logprobs=False)
-        text = printable(draft.text).strip()
+        text = drafted = printable(draft.text).strip()
         if cancel is not None and cancel.is_set():
-            return timed(replace(done, text="", cancelled=True, confidence=judged, draft=text), draft)
+            return timed(replace(done, text="", cancelled=True, confidence=judged, draft=drafted), draft)
         claims, quotes = (), ()
         if text and not NOT_FOUND_MARK.match(grounding.CITE.sub("", text)):
             claims, quotes = grounding.check(text, [(s.text, n) for s, n in brief.read], search, found.focus)
@@ -281,7 +286,7 @@ class Answerer:
         by_number = {c.n: c for c in brief.sources}
         cited = tuple(by_number[n] for n in dict.fromkeys(q.n for q in quotes))
         return timed(replace(done, text=text, found=True, claims=claims, quotes=quotes, citations=cited,
-                             confidence=judged, draft=printable(draft.text).strip()), draft,
+                             confidence=judged, draft=drafted), draft,
                      shown=time.perf_counter())
 
     def _signals(self, brief: Brief, refusal: float, draft: Completion, claims: Sequence[Claim],

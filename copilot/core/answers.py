@@ -42,7 +42,9 @@ class Confidence:
     `verified`, the model's probability that the quote states the answer.
     `value` is the calibrated probability that the answer is right (None for
     a model with no calibration), `floor` the value below which it is not
-    shown.
+    shown.  With `decision = "choice"`, `refusal` is the model's probability
+    of "none of the sentences", `value` one minus it, and `floor` is None
+    unless `min_confidence` sets one.
     """
 
     refusal: float
