@@ -54,7 +54,7 @@ def warm_engine(config: Config, note: Callable[[str], None] = lambda _line: None
     except (ConfigError, OSError) as exc:
         note(f"no warm engine: {exc}")
         return None
-    found = reach(config, resident)
+    found = reach(config, resident, tidy=False)  # another shell may be starting it: nothing removed
     if found is not None:
         return found
     with open(resident.lock_file, "a") as lock:  # one starter at a time; the others find its engine
@@ -62,10 +62,10 @@ def warm_engine(config: Config, note: Callable[[str], None] = lambda _line: None
         return reach(config, resident) or _start(config, resident, note)
 
 
-def reach(config: Config, resident: Resident) -> WarmEngine | None:
-    """A client of the engine answering on `resident`'s socket, or None (a stale socket is
-    removed, and an engine that holds it without answering is stopped)."""
-    if health(resident) is None:
+def reach(config: Config, resident: Resident, tidy: bool = True) -> WarmEngine | None:
+    """A client of the engine answering on `resident`'s socket, or None (with `tidy`, a stale
+    socket is removed, and an engine that holds it without answering is stopped)."""
+    if health(resident, tidy) is None:
         return None
     return WarmEngine(dataclasses.replace(config, server=f"unix:{resident.socket}"))
 
@@ -91,10 +91,11 @@ class WarmEngine(RemoteEngine):
             raise self._said(exc) from None
 
 
-def health(resident: Resident) -> dict | None:
+def health(resident: Resident, tidy: bool = True) -> dict | None:
     """What the engine on `resident`'s socket says of itself now (pid, rss_bytes, busy,
-    idle_s; asking does not count as using it), or None if none answers there: a stale
-    socket is removed, and an engine that holds it without answering is stopped."""
+    idle_s; asking does not count as using it), or None if none answers there.  An engine
+    that holds the socket without answering is stopped; with `tidy` (only under the starters'
+    lock: a socket is bound a moment before it listens), a socket nobody listens on is removed."""
     if not resident.socket.exists():
         return None
     import httpx
@@ -106,11 +107,12 @@ def health(resident: Resident) -> dict | None:
         if reply.status_code == 200:
             return reply.json()
         return {}  # it answers, if not this (an older engine): still one to ask
-    except httpx.TimeoutException:
+    except httpx.TimeoutException:  # it took the connection and said nothing: not a start, a hang
         stop(resident, wait=False)  # it holds the socket but no longer answers
     except (httpx.HTTPError, ValueError):
-        pass  # nobody listens: left by an engine that was killed
-    resident.socket.unlink(missing_ok=True)
+        if not tidy or _ours((resident.describe() or {}).get("pid")):
+            return None  # alive, and not listening yet or no more: its socket is its own to remove
+    resident.socket.unlink(missing_ok=True)  # nobody listens: left by an engine that was killed
     return None
 
 
@@ -174,7 +176,9 @@ def _start(config: Config, resident: Resident, note: Callable[[str], None]) -> W
         if process.poll() is not None:
             note(f"the warm engine did not start (exit {process.returncode}; see {log}): answering here")
             return None
-        if resident.socket.exists() and (found := reach(config, resident)) is not None:
+        # Its pid file is written once it listens: the socket file exists a moment before that
+        # (bound, not listening), and a probe then would be refused.
+        if (resident.describe() or {}).get("pid") == process.pid and (found := reach(config, resident)):
             return found
         time.sleep(0.05)
     process.kill()

@@ -126,11 +126,10 @@ def _warm(config: Config, line: Callable[[bool, str, str], None]) -> None:
     except (CopilotError, OSError) as exc:
         line(False, "warm engine", str(exc))
         return
-    stale = resident.socket.exists()
-    now = health(resident)
+    now = health(resident, tidy=False)  # an ask may be starting it: the doctor only looks
     about = resident.describe() if now is not None else None
     if now is None or about is None:
-        line(True, "warm engine", ("a stale socket was removed; " if stale else "") + "none running: the next "
+        line(True, "warm engine", "none running: the next "
              f"`copilot ask` starts one, which stays {config.keep_alive} s after its last question")
         return
     loaded = ", ".join(f"{k} {v:.1f} s" for k, v in about.get("load_s", {}).items())

@@ -141,3 +141,25 @@ def test_a_killed_engines_files_are_cleared_and_it_is_not_counted_as_running(tmp
     assert running(config) == [] and not resident.pid_file.exists() and not resident.socket.exists()
     resident.pid_file.write_text(json.dumps({"pid": os.getpid()}))  # a live pid, but no warm engine's
     assert stop(resident) is None and running(config) == []
+
+
+def test_a_socket_bound_but_not_yet_listening_is_kept_while_its_engine_lives(tmp_path: Path, monkeypatch) -> None:
+    """An engine binds its socket a moment before it listens: a probe then is refused, and must
+    not take the socket from it (the engine would be unreachable for its whole life)."""
+    import json
+
+    from copilot.engine import warm
+
+    resident = Resident.of(Config(home=tmp_path / "home", runtime_dir=str(tmp_path)))
+    resident.private_folder()
+    bound = socket.socket(socket.AF_UNIX)
+    bound.bind(str(resident.socket))  # bound, not listening: connect() is refused
+    try:
+        resident.pid_file.write_text(json.dumps({"pid": 4242}))
+        monkeypatch.setattr(warm, "_ours", lambda pid: pid == 4242)  # as if 4242 were that engine
+        assert warm.health(resident) is None and resident.socket.exists()
+        monkeypatch.setattr(warm, "_ours", lambda pid: False)  # no pid file written yet, or a dead one's
+        assert warm.health(resident, tidy=False) is None and resident.socket.exists()  # outside the lock: kept
+        assert warm.health(resident) is None and not resident.socket.exists()  # under it: stale, removed
+    finally:
+        bound.close()
