@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import dataclasses
 import fcntl
+import json
 import os
 import signal
 import subprocess
@@ -167,7 +168,9 @@ def _start(config: Config, resident: Resident, note: Callable[[str], None]) -> W
             [sys.executable, "-m", "copilot.server.resident"], stdin=subprocess.PIPE, stdout=out, stderr=out,
             start_new_session=True, close_fds=True)  # its own session: the shell's Ctrl+C is not for it
     try:
-        process.stdin.write(settings_of(config).encode())
+        # Its socket is named here, by the starter: the one it waits on, whatever the engine's
+        # own reading of the settings would make of them.
+        process.stdin.write(json.dumps({"socket_key": resident.key, "settings": settings_of(config)}).encode())
         process.stdin.close()
     except OSError:  # it died at once: said below, from its exit status
         pass

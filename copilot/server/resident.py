@@ -11,8 +11,10 @@ no request has come for `keep_alive` seconds.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
+import re
 import sys
 import threading
 import time
@@ -21,7 +23,7 @@ from copilot.core.config import Config, from_settings
 from copilot.core.resident import Resident
 
 
-def serve(config: Config, log=sys.stderr) -> None:
+def serve(config: Config, log=sys.stderr, key: str | None = None) -> None:
     """Load, listen, and answer until idle for `config.keep_alive` seconds (or SIGTERM)."""
     import signal
 
@@ -43,6 +45,8 @@ def serve(config: Config, log=sys.stderr) -> None:
     phase("model, embedder and index", mark)
 
     resident = Resident.of(config)
+    if key:  # the starter's name for it: the socket it waits on
+        resident = dataclasses.replace(resident, key=key)
     resident.private_folder()
     gateway = Gateway(engine, config, log, reader_of=lambda _person: engine.local_reader())
     gateway.listen((f"unix:{resident.socket}",), private=True)
@@ -77,10 +81,16 @@ def _write(path, data: dict) -> None:
 
 
 def main() -> None:
-    from copilot.core.errors import CopilotError
+    from copilot.core.errors import ConfigError, CopilotError
 
     try:
-        serve(from_settings(sys.stdin.read()))
+        try:
+            given = json.loads(sys.stdin.read() or "{}")
+        except ValueError:
+            given = None
+        if not isinstance(given, dict) or not re.fullmatch(r"[0-9a-f]{16}", str(given.get("socket_key", ""))):
+            raise ConfigError("a warm engine is started by `copilot ask`, with its settings on stdin")
+        serve(from_settings(str(given.get("settings", ""))), key=given["socket_key"])
     except CopilotError as exc:  # the client falls back to answering itself, and says this
         print(f"warm engine: {exc}", file=sys.stderr, flush=True)
         sys.exit(exc.exit_code)
