@@ -238,11 +238,7 @@ class Answerer:
             say(NOT_FOUND)
             return timed(replace(done, reason=UNCERTAIN, confidence=judged, draft=text), draft)
         say(text)
-        by_number = {c.n: c for c in brief.sources}
-        cited = tuple(by_number[n] for n in dict.fromkeys(q.n for q in quotes))
-        return timed(replace(done, text=text, found=True, claims=claims, quotes=quotes, citations=cited,
-                             confidence=judged, draft=text), draft,
-                     shown=time.perf_counter())
+        return timed(_found(done, brief, text, claims, quotes, judged, text), draft, shown=time.perf_counter())
 
     def _by_choice(self, asked: str, search: str, found: Retrieval, brief: Brief, done: Answer,
                    say: TokenFn, cancel: threading.Event | None, timed) -> Answer:
@@ -283,11 +279,7 @@ class Answerer:
             text = chosen.text
             claims, quotes = grounding.check(text, [(chosen.text, n)], search, found.focus)
         say(text)
-        by_number = {c.n: c for c in brief.sources}
-        cited = tuple(by_number[n] for n in dict.fromkeys(q.n for q in quotes))
-        return timed(replace(done, text=text, found=True, claims=claims, quotes=quotes, citations=cited,
-                             confidence=judged, draft=drafted), draft,
-                     shown=time.perf_counter())
+        return timed(_found(done, brief, text, claims, quotes, judged, drafted), draft, shown=time.perf_counter())
 
     def _signals(self, brief: Brief, refusal: float, draft: Completion, claims: Sequence[Claim],
                  quotes: Sequence[Quote], question: str, cancel: threading.Event | None,
@@ -352,6 +344,15 @@ class Answerer:
             completion_tokens=n_out,
             tokens_per_s=completion.tokens_per_s if completion else None,
         )
+
+
+def _found(done: Answer, brief: Brief, text: str, claims: Sequence[Claim], quotes: Sequence[Quote],
+           judged: Confidence, draft: str) -> Answer:
+    """`done` as the answer shown: `text`, its claims and quotes, cited by the sources they are from."""
+    by_number = {c.n: c for c in brief.sources}
+    cited = tuple(by_number[n] for n in dict.fromkeys(q.n for q in quotes))
+    return replace(done, text=text, found=True, claims=tuple(claims), quotes=tuple(quotes), citations=cited,
+                   confidence=judged, draft=draft)
 
 
 def _borne_out(claims: Sequence[Claim]) -> bool:
