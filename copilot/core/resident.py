@@ -36,9 +36,14 @@ class Resident:
 
     @classmethod
     def of(cls, config: Config) -> Resident:
-        digest = hashlib.sha256((_build() + "\n" + settings_of(config)).encode()).hexdigest()[:16]
+        """The engine's files for `config`, named by the digest of its settings and the code."""
+        return cls.named(config, hashlib.sha256((_build() + "\n" + settings_of(config)).encode()).hexdigest()[:16])
+
+    @classmethod
+    def named(cls, config: Config, key: str) -> Resident:
+        """The files under `key` (the name its starter gave), in `config`'s runtime folder."""
         root = Path(config.runtime_dir) if config.runtime_dir else FALLBACK_ROOT
-        return cls(root / f"copilot-{os.getuid()}", digest)
+        return cls(root / f"copilot-{os.getuid()}", key)
 
     @property
     def socket(self) -> Path:
@@ -74,6 +79,7 @@ class Resident:
         """This user's warm engines for any configuration (what `copilot doctor` lists)."""
         return [dataclasses.replace(self, key=p.stem.removeprefix("engine-"))
                 for p in sorted(self.folder.glob("engine-*.json"))]
+
 
 def _build() -> str:
     """The installed product: its version and its code's latest change (an upgrade, or an

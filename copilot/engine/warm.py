@@ -149,9 +149,9 @@ def stop(resident: Resident, wait: bool = True) -> int | None:
             os.kill(pid, signal.SIGKILL)
     except ProcessLookupError:
         pass
-    for leftover in (resident.socket, resident.pid_file):  # a killed one could not remove its own
-        if not _ours(pid):
-            leftover.unlink(missing_ok=True)
+    if not _ours(pid):  # a killed one could not remove its own files
+        resident.socket.unlink(missing_ok=True)
+        resident.pid_file.unlink(missing_ok=True)
     return pid
 
 

@@ -105,29 +105,26 @@ class EndpointGenerator:
                             cancel: threading.Event | None = None) -> float:
         """The probability that the reply begins with one of `openings`, from the first
         token's `top_logprobs` (the alternatives outside the top 20 are too unlikely to count)."""
-        if cancel is not None and cancel.is_set():
-            return 0.0
-        body = self._body(messages, 1) | {"logprobs": True, "top_logprobs": TOP}
-        reply = self._call(lambda url: self._post(url, "/v1/chat/completions", body))
-        content = (reply["choices"][0].get("logprobs") or {}).get("content") or []
-        if not content:
-            return 0.0
-        return float(sum(math.exp(alt["logprob"]) for alt in content[0].get("top_logprobs", [])
+        return float(sum(math.exp(alt["logprob"]) for alt in self._first_alternatives(messages, cancel)
                          if alt["token"].strip() and any(o.startswith(alt["token"]) for o in openings)))
 
     def opening_probabilities(self, messages: Sequence[dict[str, str]], openings: Sequence[str],
                               cancel: threading.Event | None = None) -> list[float]:
         """The probability of each of `openings` as the reply's first token, from that token's
         `top_logprobs` in one request (an opening outside the top 20 counts as 0)."""
-        if cancel is not None and cancel.is_set():
-            return [0.0] * len(openings)
-        body = self._body(messages, 1) | {"logprobs": True, "top_logprobs": TOP}
-        reply = self._call(lambda url: self._post(url, "/v1/chat/completions", body))
-        content = (reply["choices"][0].get("logprobs") or {}).get("content") or []
-        alternatives = content[0].get("top_logprobs", []) if content else []
+        alternatives = self._first_alternatives(messages, cancel)
         return [float(sum(math.exp(alt["logprob"]) for alt in alternatives
                           if alt["token"].strip() and o.startswith(alt["token"])))
                 for o in openings]
+
+    def _first_alternatives(self, messages: Sequence[dict[str, str]], cancel: threading.Event | None) -> list:
+        """The reply's first token's `top_logprobs` (none if cancelled or the server gives none)."""
+        if cancel is not None and cancel.is_set():
+            return []
+        body = self._body(messages, 1) | {"logprobs": True, "top_logprobs": TOP}
+        reply = self._call(lambda url: self._post(url, "/v1/chat/completions", body))
+        content = (reply["choices"][0].get("logprobs") or {}).get("content") or []
+        return content[0].get("top_logprobs", []) if content else []
 
     def stream(self, messages: Sequence[dict[str, str]], max_tokens: int,
                cancel: threading.Event | None = None, stop: Sequence[str] = (),

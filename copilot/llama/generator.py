@@ -98,27 +98,28 @@ class LlamaGenerator:
         The prompt is evaluated here, once: the `stream` of the same messages
         that follows starts generating at once.  0.0 if cancelled meanwhile.
         """
-        with self._lock:
-            self._check_loaded()
-            tokens = self._tokens(messages)
-            self.last_prompt_tokens, self.last_completion_tokens = len(tokens), 0
-            if not self._read(tokens, cancel):
-                return 0.0
-            probabilities = self._next_token_probabilities()
-            return float(sum(probabilities[t] for t in self._firsts(openings)))
+        probabilities = self._first_token_distribution(messages, cancel)
+        return 0.0 if probabilities is None else float(sum(probabilities[t] for t in self._firsts(openings)))
 
     def opening_probabilities(self, messages: Sequence[dict[str, str]], openings: Sequence[str],
                               cancel: threading.Event | None = None) -> list[float]:
         """The probability of each of `openings` as the reply's first token (by its first token),
         read off one evaluation of the prompt; all 0.0 if cancelled meanwhile."""
+        probabilities = self._first_token_distribution(messages, cancel)
+        if probabilities is None:
+            return [0.0] * len(openings)
+        return [float(sum(probabilities[t] for t in self._firsts([o]))) for o in openings]
+
+    def _first_token_distribution(self, messages: Sequence[dict[str, str]], cancel: threading.Event | None):
+        """The reply's first-token distribution after evaluating `messages` (None if cancelled);
+        the KV cache keeps the prompt for the `stream` of the same messages that follows."""
         with self._lock:
             self._check_loaded()
             tokens = self._tokens(messages)
             self.last_prompt_tokens, self.last_completion_tokens = len(tokens), 0
             if not self._read(tokens, cancel):
-                return [0.0] * len(openings)
-            probabilities = self._next_token_probabilities()
-            return [float(sum(probabilities[t] for t in self._firsts([o]))) for o in openings]
+                return None
+            return self._next_token_probabilities()
 
     def stream(self, messages: Sequence[dict[str, str]], max_tokens: int,
                cancel: threading.Event | None = None, stop: Sequence[str] = (),

@@ -11,7 +11,6 @@ no request has come for `keep_alive` seconds.
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import os
 import re
@@ -23,8 +22,9 @@ from copilot.core.config import Config, from_settings
 from copilot.core.resident import Resident
 
 
-def serve(config: Config, log=sys.stderr, key: str | None = None) -> None:
-    """Load, listen, and answer until idle for `config.keep_alive` seconds (or SIGTERM)."""
+def serve(config: Config, key: str, log=sys.stderr) -> None:
+    """Load, listen on the socket its starter named `key`, and answer until idle for
+    `config.keep_alive` seconds (or SIGTERM)."""
     import signal
 
     started = time.monotonic()
@@ -44,9 +44,7 @@ def serve(config: Config, log=sys.stderr, key: str | None = None) -> None:
     state = engine.load_models()
     phase("model, embedder and index", mark)
 
-    resident = Resident.of(config)
-    if key:  # the starter's name for it: the socket it waits on
-        resident = dataclasses.replace(resident, key=key)
+    resident = Resident.named(config, key)  # the socket its starter waits on
     resident.private_folder()
     gateway = Gateway(engine, config, log, reader_of=lambda _person: engine.local_reader())
     gateway.listen((f"unix:{resident.socket}",), private=True)
@@ -90,7 +88,7 @@ def main() -> None:
             given = None
         if not isinstance(given, dict) or not re.fullmatch(r"[0-9a-f]{16}", str(given.get("socket_key", ""))):
             raise ConfigError("a warm engine is started by `copilot ask`, with its settings on stdin")
-        serve(from_settings(str(given.get("settings", ""))), key=given["socket_key"])
+        serve(from_settings(str(given.get("settings", ""))), given["socket_key"])
     except CopilotError as exc:  # the client falls back to answering itself, and says this
         print(f"warm engine: {exc}", file=sys.stderr, flush=True)
         sys.exit(exc.exit_code)
