@@ -3,6 +3,7 @@
 import pytest
 
 from copilot.answer import evidence
+from copilot.answer.grounding import content_words
 from copilot.answer.retrieval import without
 from copilot.core import sentences
 from copilot.core.records import Hit
@@ -83,6 +84,20 @@ def test_a_long_sentence_is_shown_as_its_verbatim_window_around_the_question_wor
     (whole,) = g.best(count, 240, 8)  # no window: the whole sentence
     assert whole.text == clause
     assert evidence.around("A short one.", {"short"}, count, 20) == "A short one."
+
+
+def test_a_window_keeps_the_words_either_side_of_what_was_asked() -> None:
+    count = lambda t: len(t.split())  # noqa: E731
+    lead = " ".join(f"lead{i}" for i in range(30))
+    clause = f"{lead} and will notify the Customer of any security breach within forty-eight (48) hours of it."
+    # Every 30-word span from the 13th word on holds "security breach": the one with them in its
+    # middle keeps what follows them, where the first such span would end at "breach".
+    shown = evidence.around(clause, content_words("security breach"), count, 30)
+    assert "security breach" in shown and "(48) hours" in shown and shown in clause
+    assert len(shown.split()) == 30
+    # More distinct words of the question beat more repeats of one of them.
+    text = "fee fee fee fee filler filler filler filler filler filler the fee is paid monthly by wire"
+    assert evidence.around(text, content_words("fee paid monthly"), count, 6) == "the fee is paid monthly by"
 
 
 def test_no_passages_no_sentences() -> None:
