@@ -22,7 +22,7 @@ WORDS = {w: i for i, w in enumerate(
     "fifteen sixteen seventeen eighteen nineteen twenty".split())}
 WORDS.update({"thirty": 30, "forty": 40, "forty-five": 45, "fifty": 50, "sixty": 60,
               "seventy": 70, "eighty": 80, "ninety": 90, "a": 1, "an": 1})
-UNITS = {"day": ("days", 1), "business day": ("days", 1), "week": ("days", 7),
+UNITS = {"hour": ("hours", 1), "day": ("days", 1), "business day": ("days", 1), "week": ("days", 7),
          "month": ("months", 1), "year": ("months", 12)}
 PERPETUAL = re.compile(r"perpetu|indefinite|no (fixed )?(expiration|end|term)|until terminated", re.I)
 ALIASES = {"people's republic of china": ("china", "prc"), "federal republic of germany": ("germany",),
@@ -39,7 +39,7 @@ DATE_FORMS = (
 )
 DURATION = re.compile(
     r"\b(\d+|[a-z]+(?:-[a-z]+)?)\s*(?:\((\d+)\)\s*)?(?:calendar\s+|consecutive\s+)?"
-    r"(business day|day|week|month|year)s?\b", re.I)
+    r"(business day|hour|day|week|month|year)s?\b", re.I)
 
 
 def _number(word: str, digits: str | None) -> int | None:
@@ -47,7 +47,11 @@ def _number(word: str, digits: str | None) -> int | None:
         return int(digits)
     if word.isdigit():
         return int(word)
-    return WORDS.get(word.lower())
+    word = word.lower()
+    tens, _, unit = word.partition("-")  # "forty-eight"
+    if unit and WORDS.get(tens, 0) >= 20 and WORDS.get(unit, 99) < 10:
+        return WORDS[tens] + WORDS[unit]
+    return WORDS.get(word)
 
 
 def _month(value: str) -> int:
@@ -75,7 +79,7 @@ def dates(text: str) -> list[dict[str, int]]:
 
 
 def durations(text: str) -> set[tuple[int, str]]:
-    """Every duration in `text` as (amount, "days" | "months"); a year counts 12 months."""
+    """Every duration in `text` as (amount, "hours" | "days" | "months"); a year counts 12 months."""
     found = set()
     for word, digits, unit in DURATION.findall(text):
         amount = _number(word, digits)
