@@ -114,6 +114,11 @@ class FakeEngine:
     def superseded(self):
         return []
 
+    def sign_off(self, signoff, reader):
+        from copilot.engine.audit import signed
+
+        return self.audit().append(signed(signoff, reader.user, reader.walls, {"file": self.model}))
+
     def ask(self, question, reader, on_token=None, cancel=None, history=(), on_wait=None, document=None):
         self.history = list(history)
         self.asked.append((question, document))

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from copilot.core.errors import BadQuestion
 from copilot.core.records import Citation
 
 
@@ -200,6 +201,43 @@ class Answer:
             evidence=tuple(_record(Quote, q) for q in data.get("evidence", ())),
             draft=data.get("draft", ""),
         )
+
+
+ACCEPTED = "accepted"  # a reviewer signs an answer off as it stands
+CORRECTED = "corrected"  # a reviewer replaces it (the original stays beside the correction)
+VERDICTS = (ACCEPTED, CORRECTED)
+
+
+@dataclass(frozen=True)
+class SignOff:
+    """A reviewer's verdict on the answer one document gave in a review (`copilot review`).
+
+    `document` is the path the answer was drawn from alone; a correction
+    keeps `answer` (what the copilot said) beside `correction` (what the
+    reviewer says), and both go to the audit trail with the reader.
+    """
+
+    document: str
+    answer: Answer
+    verdict: str
+    correction: str = ""
+
+    def __post_init__(self) -> None:
+        if self.verdict not in VERDICTS:
+            raise BadQuestion(f"a verdict is {' or '.join(VERDICTS)}, not {self.verdict!r}")
+        if self.verdict == CORRECTED and not self.correction.strip():
+            raise BadQuestion("a correction needs the corrected answer")
+        if self.verdict == ACCEPTED and self.correction:
+            raise BadQuestion("an accepted answer stands as it is: it has no correction")
+
+    def to_dict(self) -> dict:
+        return {"document": self.document, "answer": self.answer.to_dict(), "verdict": self.verdict,
+                "correction": self.correction}
+
+    @classmethod
+    def from_dict(cls, data: dict) -> SignOff:
+        return cls(str(data["document"]), Answer.from_dict(data["answer"]), str(data["verdict"]),
+                   str(data.get("correction") or ""))
 
 
 def _record(cls, data: dict):

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Protocol, runtime_checkable
 
 from copilot.core.admin import AuditBreak, ModelInfo, ModelState, Superseded, Totals
-from copilot.core.answers import Answer
+from copilot.core.answers import Answer, SignOff
 from copilot.core.hashing import ProgressFn
 from copilot.core.indexing import Progress, Summary
 from copilot.core.protocols import TokenFn
@@ -59,6 +59,12 @@ class Engine(Protocol):
         questions are ahead while it waits for the model (a server's queue); `document`: from
         that indexed file alone (a review's cell; `AccessDenied` unless `reader` may read it).
         Every answer is audited."""
+        ...
+
+    def sign_off(self, signoff: SignOff, reader: Reader) -> dict:
+        """Record a reviewer's verdict on a review's answer (accepted, or corrected with the
+        original kept) in the audit trail, and return the record written.  `AccessDenied`
+        unless `reader` may read its document."""
         ...
 
     def index(self, paths: Iterable[Path], progress: Progress | None = None, passwords: Sequence[str] = (),

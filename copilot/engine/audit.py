@@ -4,7 +4,8 @@ One JSON object per line in `$COPILOT_HOME/audit/audit.jsonl` (owner-only):
 time, OS user, question, collections searched, the passages retrieved (chunk
 id, file, page, document sha256), the model file's sha256 and settings, the
 answer and its citations, and for a review's cell the one `document` it was
-asked of.  Each record holds the hash of the one before
+asked of; a reviewer's sign-off of a cell (`signoff`: accepted, or corrected
+with the original answer kept beside the correction) is a record too.  Each record holds the hash of the one before
 (`prev`) and its own (`hash`, over the rest of the record in canonical JSON),
 so a record changed, removed or reordered breaks the chain from there on:
 `verify` names the first broken one.  Writers take an exclusive lock, so the
@@ -157,3 +158,19 @@ def entry(answer, user: str, walls: Walls, model: dict, document: str | None = N
         "answer": answer.to_dict(),
     }
     return record | ({"document": document} if document is not None else {})
+
+
+def signed(signoff, user: str, walls: Walls, model: dict) -> dict:
+    """What to record of a reviewer's verdict on a review's cell: who, on which document's
+    answer, and the correction beside the original (nothing retrieved: the answer's own
+    sources are in it)."""
+    return {
+        "user": user,
+        "question": signoff.answer.question,
+        "collections": walls.names(),
+        "document": signoff.document,
+        "retrieved": [],
+        "model": model,
+        "answer": signoff.answer.to_dict(),
+        "signoff": {"verdict": signoff.verdict, "correction": signoff.correction},
+    }

@@ -23,7 +23,7 @@ from copilot.answer.prompt import SYSTEM
 from copilot.answer.retrieval import RetrievalSettings, Retriever
 from copilot.core import offline, sanitize
 from copilot.core.admin import ModelInfo, ModelState, Superseded, Totals
-from copilot.core.answers import Answer
+from copilot.core.answers import Answer, SignOff
 from copilot.core.config import Config
 from copilot.core.contract import AuditTrail
 from copilot.core.errors import AccessDenied, ConfigError, IndexCancelled, IndexEmpty, IndexStale
@@ -339,6 +339,14 @@ class Copilot:
         from copilot.engine.audit import entry
 
         return self.audit().append(entry(answer, reader.user, reader.walls, self.model_record, document))
+
+    def sign_off(self, signoff: SignOff, reader: Reader) -> dict:
+        """Add a reviewer's verdict on a review's answer to the audit trail (`AccessDenied`
+        unless `reader` may read its document; `AuditError` if it cannot be written)."""
+        from copilot.engine.audit import signed
+
+        self._readable(signoff.document, reader)
+        return self.audit().append(signed(signoff, reader.user, reader.walls, self.model_record))
 
     def audit(self) -> AuditTrail:
         """The audit trail (`copilot.engine.audit.AuditLog`): read, checked, appended to by `record`."""

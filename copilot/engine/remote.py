@@ -16,7 +16,7 @@ from pathlib import Path
 
 from copilot.core import errors
 from copilot.core.admin import AuditBreak, ModelInfo, ModelState, Superseded, Totals
-from copilot.core.answers import Answer
+from copilot.core.answers import Answer, SignOff
 from copilot.core.config import Config
 from copilot.core.errors import ConfigError, CopilotError, Unavailable
 from copilot.core.hashing import ProgressFn
@@ -140,6 +140,11 @@ class RemoteEngine:
         return Document(tuple(Page(**p) for p in data["pages"]), data["title"], data["meta"],
                         tuple(data["problems"]))
 
+    def sign_off(self, signoff: SignOff, reader: Reader) -> dict:
+        """The verdict into the server's audit trail, under the identity the server takes this
+        client for (`reader` is what it told us)."""
+        return self._post("/v1/signoff", signoff.to_dict())["record"]
+
     def audit(self) -> RemoteAudit:
         return RemoteAudit(self)
 
@@ -153,10 +158,16 @@ class RemoteEngine:
         self._http.close()
 
     def _get(self, path: str, params: dict | None = None) -> dict:
+        return self._call("GET", path, params=params)
+
+    def _post(self, path: str, body: dict) -> dict:
+        return self._call("POST", path, json=body)
+
+    def _call(self, method: str, path: str, **request) -> dict:
         import httpx
 
         try:
-            response = self._http.get(self.base + path, params=params)
+            response = self._http.request(method, self.base + path, **request)
         except httpx.HTTPError as exc:
             raise Unavailable(f"cannot reach the server {self.config.server}: {exc}") from None
         if response.status_code != 200:

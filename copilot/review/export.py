@@ -5,7 +5,9 @@ and page, the calibrated confidence; a cell the documents do not answer says
 "not found" and why.  XLSX (openpyxl) has the grid of answers (each with its
 quote, citation and confidence as a comment; not-found cells shaded), a sheet
 of the sources cited (file, page, sha256), the quotes under the same grid,
-and every cell flat; the flat formats carry a row per cell.
+and every cell flat; the flat formats carry a row per cell.  A cell signed
+off says so (accepted or corrected, and by whom); a corrected one shows the
+correction, marked, with the copilot's own answer kept beside it.
 """
 
 from __future__ import annotations
@@ -22,7 +24,8 @@ from copilot.core.errors import CopilotError
 from copilot.review.grid import Cell
 
 FORMATS = (".xlsx", ".csv", ".md", ".json")
-FIELDS = ("document", "column", "question", "answer", "found", "reason", "quote", "citation", "confidence")
+FIELDS = ("document", "column", "question", "answer", "found", "reason", "quote", "citation", "confidence",
+          "signoff", "signed_by", "copilot_answer")
 
 
 class BadOutput(CopilotError):
@@ -56,6 +59,9 @@ def flat(cell: Cell) -> dict:
                                                              "" if cell.row.readable else cell.row.reason),
         "quote": cell.quote, "citation": cell.citation,
         "confidence": None if cell.confidence is None else round(cell.confidence, 3),
+        "signoff": cell.verdict.verdict if cell.verdict else "",
+        "signed_by": cell.verdict.user if cell.verdict else "",
+        "copilot_answer": cell.answered if cell.corrected else "",
     }
 
 
@@ -128,6 +134,8 @@ def _markdown(grid) -> bytes:
         cells = []
         for c in row:
             text = _md_cell(c.text) or "—"
+            if c.corrected:
+                text = f"{text} (corrected by {_md_cell(c.verdict.user)}; the copilot said: {_md_cell(c.answered)})"
             if c.found:
                 sure = f", confidence {c.confidence:.2f}" if c.confidence is not None else ""
                 notes.append(f"{len(notes) + 1}. {c.row.source} · {c.column.name}: “{_md_cell(c.quote)}” "
@@ -149,6 +157,7 @@ def _xlsx(grid) -> bytes:
     sources = book.create_sheet("Sources")
     quotes = book.create_sheet("Quotes")
     missing = PatternFill("solid", fgColor="EEEEEE")
+    corrected = PatternFill("solid", fgColor="FFF2CC")
     columns = [c.column.name for c in grid[0]] if grid and grid[0] else []
     bold = Font(bold=True)
     for sheet in (answers, quotes):
@@ -162,14 +171,21 @@ def _xlsx(grid) -> bytes:
         for k, c in enumerate(row, 2):
             shown = answers.cell(r, k, c.text)
             shown.alignment = Alignment(wrap_text=True, vertical="top")
+            note = ""
             if c.found:
                 quoted = quotes.cell(r, k, f"“{c.quote}” — {c.citation}")
                 quoted.alignment = Alignment(wrap_text=True, vertical="top")
                 note = f"“{c.quote}”\n{c.citation}"
                 if c.confidence is not None:
                     note += f"\nconfidence {c.confidence:.2f}"
+            if c.verdict is not None:
+                note = (f"{c.verdict.verdict} by {c.verdict.user}"
+                        + (f"; the copilot answered: {c.answered}" if c.corrected else "") + ("\n" + note if note else ""))
+            if note:
                 shown.comment = Comment(note[:30000], "copilot")
-            else:
+            if c.corrected:
+                shown.fill = corrected
+            elif not c.found:
                 shown.fill = missing
     for sheet in (answers, quotes):
         sheet.column_dimensions["A"].width = 40

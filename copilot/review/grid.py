@@ -5,6 +5,10 @@
 the reader's walls, and every answer is audited like any other.  The rows
 are the documents the engine lists for the reader (`Engine.status`), so a
 walled document is never a row: its name is not shown either.
+
+A reviewer signs cells off (`Review.sign`): accepted as they stand, or
+corrected, the copilot's answer and quote kept beside the correction.  Each
+sign-off goes to the audit trail with the reader first, then into the review.
 """
 
 from __future__ import annotations
@@ -15,13 +19,13 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from copilot.core.answers import Answer
+from copilot.core.answers import CORRECTED, Answer, SignOff
 from copilot.core.contract import Engine
 from copilot.core.errors import CopilotError
 from copilot.core.records import Entry
 from copilot.core.walls import Reader
 from copilot.review.columns import Column
-from copilot.review.store import Key, ReviewStore
+from copilot.review.store import Key, ReviewStore, Verdict
 
 
 class EmptyReview(CopilotError):
@@ -49,15 +53,29 @@ class Row:
 
 @dataclass(frozen=True)
 class Cell:
-    """A row's answer to a column (None: not asked yet)."""
+    """A row's answer to a column (None: not asked yet), and its sign-off if any."""
 
     row: Row
     column: Column
     answer: Answer | None = None
+    verdict: Verdict | None = None
+
+    @property
+    def corrected(self) -> bool:
+        return self.verdict is not None and self.verdict.verdict == CORRECTED
 
     @property
     def text(self) -> str:
-        """What the grid shows: the answer, or why there is none."""
+        """What the grid shows: the correction, else the answer, else why there is none."""
+        if not self.row.readable:
+            return f"({self.row.reason})"
+        if self.corrected:
+            return self.verdict.correction
+        return self.answered
+
+    @property
+    def answered(self) -> str:
+        """What the copilot answered (kept beside a correction), or why it did not."""
         if not self.row.readable:
             return f"({self.row.reason})"
         if self.answer is None:
@@ -108,6 +126,26 @@ def rows_for(engine: Engine, reader: Reader, paths: Sequence[Path] = (), collect
 
 
 @dataclass(frozen=True)
+class SignOffs:
+    """How far the sign-off is: answered cells accepted, corrected, and still open."""
+
+    accepted: int
+    corrected: int
+    open: int
+
+    @classmethod
+    def of(cls, grid: Sequence[Sequence[Cell]]) -> SignOffs:
+        cells = [c for row in grid for c in row if c.answer is not None]
+        corrected = sum(c.corrected for c in cells)
+        signed = sum(c.verdict is not None for c in cells)
+        return cls(signed - corrected, corrected, len(cells) - signed)
+
+    @property
+    def done(self) -> bool:
+        return self.open == 0 and self.accepted + self.corrected > 0
+
+
+@dataclass(frozen=True)
 class Progress:
     """How far a run is: cells done of all, of them asked in this run, and the time left."""
 
@@ -141,7 +179,9 @@ class Review:
         """A cell as saved (not asked if it has not been)."""
         if not row.readable:
             return Cell(row, column)
-        return Cell(row, column, self.store.answer(self.key(row, column)))
+        key = self.key(row, column)
+        answer = self.store.answer(key)
+        return Cell(row, column, answer, self.store.verdict(key) if answer is not None else None)
 
     def cells(self) -> list[list[Cell]]:
         """The grid as saved: one list of cells per row."""
@@ -177,3 +217,14 @@ class Review:
             on_cell(Cell(row, column, answer),
                     Progress(done, total, asked, time.perf_counter() - started))
         return Progress(done, total, asked, time.perf_counter() - started)
+
+    def sign(self, cell: Cell, verdict: str, correction: str = "") -> Cell:
+        """A reviewer's sign-off of an answered cell (`BadQuestion` for another verdict or an
+        empty correction): into the audit trail first, then kept with the cell."""
+        if cell.answer is None or not cell.row.readable:
+            raise CopilotError("only an answered cell can be signed off")
+        signoff = SignOff(cell.row.path, cell.answer, verdict, correction.strip())
+        self.engine.sign_off(signoff, self.reader)
+        kept = Verdict(verdict, signoff.correction, self.reader.user, time.time())
+        self.store.sign(self.key(cell.row, cell.column), kept)
+        return Cell(cell.row, cell.column, cell.answer, kept)

@@ -8,6 +8,11 @@ from the last cell committed; a document that changed has a new sha256, and
 only its row is asked again; a new column is only that column's cells.  Each
 cell is one transaction (WAL, synchronous=FULL): a crash leaves every
 finished cell and no half of one.
+
+A reviewer's sign-off of a cell (accepted, or corrected: the answer stays,
+the correction beside it, with who signed and when) is kept under the same
+key, so it belongs to the answer it judged: a document that changes is a
+new answer to sign off.
 """
 
 from __future__ import annotations
@@ -29,6 +34,10 @@ CREATE TABLE IF NOT EXISTS cells (
     document TEXT NOT NULL, sha256 TEXT NOT NULL, question TEXT NOT NULL, model TEXT NOT NULL,
     answer TEXT NOT NULL, answered REAL NOT NULL,
     PRIMARY KEY (document, sha256, question, model));
+CREATE TABLE IF NOT EXISTS signoffs (
+    document TEXT NOT NULL, sha256 TEXT NOT NULL, question TEXT NOT NULL, model TEXT NOT NULL,
+    verdict TEXT NOT NULL, correction TEXT NOT NULL, user TEXT NOT NULL, signed REAL NOT NULL,
+    PRIMARY KEY (document, sha256, question, model));
 CREATE TABLE IF NOT EXISTS review (
     one INTEGER PRIMARY KEY CHECK (one = 1),
     name TEXT NOT NULL, scope TEXT NOT NULL, columns TEXT NOT NULL, updated REAL NOT NULL);
@@ -49,6 +58,17 @@ class Key:
     sha256: str
     question: str
     model: str
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """A reviewer's sign-off of a cell: "accepted", or "corrected" with the `correction`;
+    who signed it (`user`) and when (`signed`, seconds since the epoch)."""
+
+    verdict: str
+    correction: str
+    user: str
+    signed: float
 
 
 @dataclass(frozen=True)
@@ -131,6 +151,18 @@ class ReviewStore:
         self._write("INSERT OR REPLACE INTO cells VALUES (?,?,?,?,?,?)",
                     (key.document, key.sha256, key.question, key.model,
                      json.dumps(answer.to_dict(), ensure_ascii=False), time.time()))
+
+    def verdict(self, key: Key) -> Verdict | None:
+        rows = self._read("SELECT verdict, correction, user, signed FROM signoffs"
+                          " WHERE document=? AND sha256=? AND question=? AND model=?",
+                          (key.document, key.sha256, key.question, key.model))
+        return Verdict(*rows[0]) if rows else None
+
+    def sign(self, key: Key, verdict: Verdict) -> None:
+        """Keep a cell's sign-off, replacing an earlier one (committed before this returns)."""
+        self._write("INSERT OR REPLACE INTO signoffs VALUES (?,?,?,?,?,?,?,?)",
+                    (key.document, key.sha256, key.question, key.model, verdict.verdict,
+                     verdict.correction, verdict.user, verdict.signed))
 
     def describe(self, name: str, scope: dict, columns: Sequence[str]) -> None:
         """Record what the review covers and asks (the latest run's, for `--show` and `--list`)."""

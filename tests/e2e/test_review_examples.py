@@ -18,6 +18,7 @@ from pathlib import Path
 
 import pytest
 
+from copilot.core.answers import ACCEPTED, CORRECTED, SignOff
 from copilot.core.config import Config
 from copilot.core.errors import AccessDenied
 from copilot.engine.local import Copilot
@@ -140,5 +141,13 @@ def test_walls_hold_in_every_cell(tmp_path: Path, config: Config) -> None:
     for cell in (c for row in review.cells() for c in row):
         cited = {s.path for s in (*cell.answer.sources, *cell.answer.citations)}
         assert cited <= {rows[0].path}, cell  # nothing of the walled document in any cell
+    cell = review.cells()[0][0]
+    review.sign(cell, CORRECTED, "Seven years")
+    record = engine.audit().last()
+    assert record["signoff"] == {"verdict": "corrected", "correction": "Seven years"}
+    assert (record["user"], record["document"]) == (reader.user, rows[0].path)
+    with pytest.raises(AccessDenied) as forged:  # a sign-off naming the walled document is refused
+        engine.sign_off(SignOff(msa, cell.answer, ACCEPTED), reader)
+    assert str(forged.value) == str(walled.value) and engine.audit().last() == record
     trail = (config.audit_file).read_text()
     assert "acme-bluefield" not in trail  # nor in what the audit trail recorded of the cells

@@ -28,8 +28,9 @@ from pathlib import Path
 import httpx
 import pytest
 
+from copilot.core.answers import ACCEPTED, CORRECTED, SignOff
 from copilot.core.config import Config
-from copilot.core.errors import AccessDenied, Unavailable
+from copilot.core.errors import AccessDenied, CopilotError, Unavailable
 from copilot.engine.remote import RemoteEngine
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -200,6 +201,28 @@ def test_each_certificate_reads_only_its_own_collections(firm) -> None:
     assert not any(_walled(e.source) for _, e in alice.status(alice.local_reader()))
     assert alice.totals(alice.local_reader()).files == 5 and bob.totals(bob.local_reader()).files == 1
     assert set(alice.last_run()) == {"time", "outcome"}  # not the folders IT indexed: they name matters
+
+
+def test_a_sign_off_is_audited_on_the_server_as_its_reader_and_never_of_a_walled_document(firm) -> None:
+    alice = _client(firm["root"], firm["certs"], "alice", firm["tls_port"])
+    bob = _client(firm["root"], firm["certs"], "bob", firm["tls_port"])
+    reader = alice.local_reader()
+    answer = alice.ask("How long does the firm keep client matter files?", reader)
+    policy = next(e.path for _, e in alice.status(reader) if e.source.endswith("data-retention-policy.md"))
+    record = alice.sign_off(SignOff(policy, answer, CORRECTED, "Seven years"), reader)
+    assert (record["user"], record["document"], record["signoff"]) == (
+        "alice", policy, {"verdict": "corrected", "correction": "Seven years"})
+    assert alice.audit().last()["hash"] == record["hash"]  # in the server's trail, as alice's
+    assert record["hash"] not in {r["hash"] for r in bob.audit().records()}
+    falcon = str(firm["root"] / "docs" / "falcon" / "project-falcon-spa.md")
+    with pytest.raises(AccessDenied) as walled:
+        alice.sign_off(SignOff(falcon, answer, ACCEPTED), reader)
+    with pytest.raises(AccessDenied) as never:
+        alice.sign_off(SignOff(falcon.replace("project-falcon-spa", "no-such-file"), answer, ACCEPTED), reader)
+    assert str(walled.value).replace("project-falcon-spa", "x") == str(never.value).replace("no-such-file", "x")
+    assert alice.audit().last()["hash"] == record["hash"]  # nothing recorded of either
+    with pytest.raises(CopilotError, match="a verdict is accepted or corrected"):
+        alice._post("/v1/signoff", {"document": policy, "answer": answer.to_dict(), "verdict": "approved"})
 
 
 def test_a_name_sent_by_the_client_is_never_believed(firm) -> None:

@@ -14,10 +14,12 @@ import pytest
 from click.testing import CliRunner
 
 from copilot.cli.main import main
+from copilot.core.answers import ACCEPTED, CORRECTED
+from copilot.core.errors import BadQuestion, CopilotError
 from copilot.core.indexing import Summary
 from copilot.review import export
 from copilot.review.columns import BadColumn, column, columns, question_for
-from copilot.review.grid import EmptyReview, Review, rows_for
+from copilot.review.grid import EmptyReview, Review, SignOffs, rows_for
 from copilot.review.store import ReviewStore
 
 from tui_fakes import MSA, RETENTION, FakeEngine
@@ -174,6 +176,74 @@ def test_xlsx_csv_markdown_and_json_read_back_with_quote_citation_and_not_found(
     markdown = (tmp_path / "out.md").read_text()
     assert markdown.splitlines()[0] == f"| document | {COLUMNS[0]} | {COLUMNS[1]} |"
     assert f"1. {RETENTION.name} · {COLUMNS[0]}: “" in markdown
+
+
+# Sign-off --------------------------------------------------------------------------------
+
+def test_a_cell_accepted_or_corrected_is_audited_kept_and_shown_after_a_restart(
+        engine: FakeEngine, tmp_path: Path) -> None:
+    review = review_of(engine, tmp_path)
+    review.run()
+    (retention, law), (msa_retention, _msa_law) = review.cells()
+    assert SignOffs.of(review.cells()) == SignOffs(0, 0, 4) and not SignOffs.of(review.cells()).done
+    accepted = review.sign(retention, ACCEPTED)
+    corrected = review.sign(msa_retention, CORRECTED, "  Not stated: see the retention policy  ")
+    assert accepted.verdict.verdict == ACCEPTED and accepted.text == retention.text
+    assert corrected.text == "Not stated: see the retention policy"  # the correction is what the grid shows
+    assert corrected.answered == msa_retention.text and corrected.answer == msa_retention.answer  # kept beside it
+    *_, first, second = engine.audit().records()
+    assert first["signoff"] == {"verdict": "accepted", "correction": ""} and first["user"] == "tester"
+    assert first["document"] == str(RETENTION) and first["answer"]["answer"] == retention.answer.text
+    assert second["signoff"] == {"verdict": "corrected", "correction": "Not stated: see the retention policy"}
+    assert second["answer"] == json.loads(json.dumps(msa_retention.answer.to_dict()))  # what the copilot said
+    assert engine.audit().verify() == (len(list(engine.audit().records())), None)
+
+    review.store.close()  # a restart: the review read back from its file
+    again = review_of(engine, tmp_path)
+    grid = again.cells()
+    assert grid[0][0].verdict.verdict == ACCEPTED and grid[0][0].verdict.user == "tester"
+    assert grid[1][0].corrected and grid[1][0].text == "Not stated: see the retention policy"
+    assert SignOffs.of(grid) == SignOffs(1, 1, 2)
+    again.sign(grid[1][0], ACCEPTED)  # a verdict changed: the latest one stands, both are audited
+    assert SignOffs.of(again.cells()) == SignOffs(2, 0, 2)
+    assert list(engine.audit().records())[-1]["signoff"]["verdict"] == "accepted"
+    with pytest.raises(BadQuestion, match="a correction needs the corrected answer"):
+        again.sign(grid[0][1], CORRECTED, "   ")
+    with pytest.raises(BadQuestion, match="a verdict is accepted or corrected"):
+        again.sign(grid[0][1], "approved")
+    assert grid[0][1].verdict is None and again.cells()[0][1].verdict is None  # nothing kept of either
+
+
+def test_only_an_answered_cell_can_be_signed_off(engine: FakeEngine, tmp_path: Path) -> None:
+    review = review_of(engine, tmp_path)
+    (cell, _), _ = review.cells()  # not asked yet
+    with pytest.raises(CopilotError, match="only an answered cell"):
+        review.sign(cell, ACCEPTED)
+    assert not [r for r in engine.audit().records() if "signoff" in r]
+
+
+def test_the_exports_mark_a_correction_and_keep_the_copilots_answer(engine: FakeEngine, tmp_path: Path) -> None:
+    from openpyxl import load_workbook
+
+    review = review_of(engine, tmp_path)
+    review.run()
+    (retention, law), _ = review.cells()
+    review.sign(retention, CORRECTED, "Ten years")
+    review.sign(law, ACCEPTED)
+    grid = review.cells()
+    for suffix in export.FORMATS:
+        export.write(tmp_path / f"out{suffix}", grid)
+    rows = list(csv.DictReader(io.StringIO((tmp_path / "out.csv").read_text(encoding="utf-8-sig"))))
+    assert (rows[0]["answer"], rows[0]["signoff"], rows[0]["signed_by"]) == ("Ten years", "corrected", "tester")
+    assert rows[0]["copilot_answer"] == retention.text and "seven (7) years" in rows[0]["quote"]
+    assert (rows[1]["signoff"], rows[1]["copilot_answer"]) == ("accepted", "")
+    assert rows[2]["signoff"] == "" and rows[2]["signed_by"] == ""  # still open
+    sheet = load_workbook(tmp_path / "out.xlsx")["Review"]
+    assert sheet["B2"].value == "Ten years" and sheet["B2"].fill.fgColor.rgb.endswith("FFF2CC")
+    assert "corrected by tester" in sheet["B2"].comment.text and retention.text in sheet["B2"].comment.text
+    assert "accepted by tester" in sheet["C2"].comment.text
+    markdown = (tmp_path / "out.md").read_text()
+    assert f"Ten years (corrected by tester; the copilot said: {retention.text.split()[0]}" in markdown
 
 
 @pytest.mark.parametrize("name, error", [
