@@ -1,6 +1,7 @@
-"""The terminal app: chat, document viewer, index screen, over one engine (`copilot.core.contract.Engine`).
+"""The terminal app: chat, document viewer, index and review screens, over one engine
+(`copilot.core.contract.Engine`).
 
-The app owns what outlives a screen: the engine, the saved conversations,
+The app owns what outlives a screen: the engine, the saved conversations, where reviews are kept,
 the status bar's `Status`, and an indexing run (so it goes on while the user
 is back in the chat).  Models load in a worker as soon as the app is up, so
 the question box takes typing from the first frame.
@@ -55,14 +56,17 @@ class CopilotApp(App[None]):
     BINDINGS = [
         Binding("f1", "help", "Help"),
         Binding("f2", "index", "Index"),
+        Binding("f4", "review", "Review"),
         Binding("f3", "pick_model", "Model", show=False),
         Binding("ctrl+t", "toggle_theme", "Light/dark", show=False),
         Binding("ctrl+q", "quit", "Quit"),
     ]
     status: reactive[Status] = reactive(Status, always_update=True)
 
-    def __init__(self, engine: Engine, conversations=None, theme: str = "dark", notice: str = "") -> None:
+    def __init__(self, engine: Engine, conversations=None, theme: str = "dark", notice: str = "",
+                 reviews: Path | None = None) -> None:
         super().__init__()
+        self.reviews = reviews  # the folder reviews are kept in (None: none are this session)
         self.notice = notice  # a start-up problem to tell the user about
         self.engine = engine
         self.conversations = conversations  # a `tui.saved.Conversations`, or None
@@ -236,6 +240,13 @@ class CopilotApp(App[None]):
         if not isinstance(self.screen, IndexScreen):
             self.push_screen(IndexScreen())
 
+    def action_review(self) -> None:
+        """Show the review screen (the last review's grid, to sign off cell by cell)."""
+        from tui.review_screen import ReviewScreen
+
+        if not isinstance(self.screen, ReviewScreen):
+            self.push_screen(ReviewScreen())
+
     def action_pick_model(self) -> None:
         """Choose another model to answer with (the list `copilot models` prints)."""
         if self.chat.busy is not None:
@@ -252,10 +263,13 @@ class CopilotApp(App[None]):
 
     def action_help(self) -> None:
         """Show every key binding."""
+        from tui.review_screen import ReviewScreen
+
         if not isinstance(self.screen, HelpScreen):
             self.push_screen(HelpScreen([
                 ("Everywhere", self.BINDINGS), ("Chat", ChatScreen.BINDINGS),
                 ("Document viewer", Viewer.BINDINGS), ("Index screen", IndexScreen.BINDINGS),
+                ("Review screen", ReviewScreen.BINDINGS),
             ]))
 
     def action_toggle_theme(self) -> None:
@@ -276,6 +290,7 @@ class CopilotApp(App[None]):
                             lambda: self.push_screen(Prompt("Folder to index", str(Path.cwd())),
                                                      lambda f: f and self.index_folder(f)))
         yield SystemCommand("Cancel indexing", "Stop the indexing run (Ctrl+G)", self.action_cancel_index)
+        yield SystemCommand("Review", "A review's grid, to sign off cell by cell (F4)", self.action_review)
         yield SystemCommand("Choose model", "Answer with another model (F3)", self.action_pick_model)
         yield SystemCommand("Light or dark theme", "Switch theme (Ctrl+T)", self.action_toggle_theme)
         yield SystemCommand("Help", "Every key binding (F1)", self.action_help)
@@ -292,4 +307,6 @@ def run_app(engine: Engine, config: Config) -> None:
         conversations = Conversations(config.conversations_file)
     except CopilotError as exc:
         notice = f"{exc}; conversations will not be kept this session"
-    CopilotApp(engine, conversations, config.theme, notice).run()
+    # Reviews are kept where the index is; through a firm's server there are none yet (its own step).
+    reviews = None if config.server else config.reviews_dir
+    CopilotApp(engine, conversations, config.theme, notice, reviews).run()

@@ -107,3 +107,44 @@ class DocumentLoaded(Message):
     def __init__(self, document: Document | None, error: str = "") -> None:
         super().__init__()
         self.document, self.error = document, error
+
+
+class ReviewLoaded(Message):
+    """A review read back to show (`review` None: there is none yet, or it could not be read:
+    `error` says why); `grid` its cells as saved; `names` every review kept."""
+
+    def __init__(self, review, grid: list, name: str = "", names: tuple[str, ...] = (), error: str = "") -> None:
+        super().__init__()
+        self.review, self.grid, self.name, self.names, self.error = review, grid, name, names, error
+
+
+class ReviewCell(Message):
+    """A cell of the review in hand was answered (and saved); `progress` how far the run is."""
+
+    def __init__(self, cell, progress) -> None:
+        super().__init__()
+        self.cell, self.progress = cell, progress
+
+
+class ReviewDone(Message):
+    """The run asking the missing cells ended (all asked, stopped, or failed: `error`)."""
+
+    def __init__(self, progress, error: str = "") -> None:
+        super().__init__()
+        self.progress, self.error = progress, error
+
+
+class ReviewSigned(Message):
+    """A cell signed off (audited and saved), or not: `error` says why."""
+
+    def __init__(self, cell, error: str = "") -> None:
+        super().__init__()
+        self.cell, self.error = cell, error
+
+
+class ReviewExported(Message):
+    """The review written to `path`, or not: `error` says why."""
+
+    def __init__(self, path, error: str = "") -> None:
+        super().__init__()
+        self.path, self.error = path, error

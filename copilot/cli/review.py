@@ -121,7 +121,7 @@ def review(ctx: click.Context, paths: tuple[Path, ...], collection: str | None, 
     their rows are asked again) or to add a column (only it is asked).
     """
     from copilot.review import export
-    from copilot.review.store import checked_name, every
+    from copilot.review.store import checked_name, default_name, every
 
     config = ctx.obj
     if listing:
@@ -145,22 +145,6 @@ def review(ctx: click.Context, paths: tuple[Path, ...], collection: str | None, 
 
 def _warn(line: str) -> None:
     click.secho(line, fg="yellow", err=True)
-
-
-def default_name(paths, collection: str | None) -> str:
-    """A review's name from what it covers: the collection, or the first folder's name and a
-    digest of every path (the same folders are the same review, whatever its columns)."""
-    import hashlib
-    import re
-
-    if collection is not None:
-        base, digest = f"collection-{collection}", ""
-    else:
-        where = sorted({str(Path(p).resolve()) for p in paths})
-        base = Path(where[0]).name or "review"
-        digest = "-" + hashlib.sha256("\n".join(where).encode()).hexdigest()[:8]
-    base = re.sub(r"[^A-Za-z0-9._-]+", "-", base).strip("-._")[:40] or "review"
-    return base + digest
 
 
 def _run(ctx: click.Context, name: str, paths, collection, columns, out, as_json: bool) -> None:

@@ -91,6 +91,21 @@ def checked_name(name: str) -> str:
     return name
 
 
+def default_name(paths: Sequence[str | Path], collection: str | None) -> str:
+    """A review's name from what it covers: the collection, or the first folder's name and a
+    digest of every path (the same folders are the same review, whatever its columns)."""
+    import hashlib
+
+    if collection is not None:
+        base, digest = f"collection-{collection}", ""
+    else:
+        where = sorted({str(Path(p).resolve()) for p in paths})
+        base = Path(where[0]).name or "review"
+        digest = "-" + hashlib.sha256("\n".join(where).encode()).hexdigest()[:8]
+    base = re.sub(r"[^A-Za-z0-9._-]+", "-", base).strip("-._")[:40] or "review"
+    return base + digest
+
+
 def path_of(folder: Path, name: str) -> Path:
     return folder / f"{checked_name(name)}{SUFFIX}"
 

@@ -69,3 +69,40 @@ def test_ask_read_the_source_and_cancel_in_the_real_app(home) -> None:
         assert "Traceback" not in term.screen()
     log = Path(home["COPILOT_HOME"]) / "offline.log"
     assert not log.exists() or log.read_text() == "", "the app tried to reach the network"
+
+
+def test_a_review_is_signed_off_in_the_real_app(home, tmp_path: Path) -> None:
+    """`copilot review` leaves a grid; in the app F4 shows it, a accepts a cell, e corrects one,
+    and both are in the audit trail with the reader."""
+    import json
+    import subprocess
+
+    copilot = str(Path(sys.executable).parent / "copilot")
+    docs = str(tmp_path / "docs")
+    ran = subprocess.run([copilot, "review", docs, "--ask", "Governing law", "--name", "firm"], env=home,
+                         capture_output=True, text=True, timeout=600)
+    assert ran.returncode == 0, ran.stderr
+    with Terminal([*no_network_prefix(), copilot], home) as term:
+        term.wait_for("Ask about your documents", timeout=20)
+        term.keys("F4")
+        term.wait_for("0 accepted · 0 corrected · 5 open", timeout=30)
+        term.keys("Right")
+        time.sleep(0.3)
+        term.keys("a")
+        term.wait_for("1 accepted · 0 corrected · 4 open", timeout=20)
+        term.keys("Down")
+        time.sleep(0.3)
+        term.keys("e")
+        term.wait_for("Correct Governing law of", timeout=10)
+        term.keys("C-u")
+        term.keys("Delaware", literal=True)
+        term.keys("Enter")
+        shown = term.wait_for("1 accepted · 1 corrected · 3 open", timeout=20) and term.screen()
+        assert "✎ Delaware" in shown and "Traceback" not in shown
+        term.keys("Escape")
+        term.wait_for("Ask about your documents", timeout=10)
+        term.keys("C-q")
+        term.wait_until(lambda s: "Ask about your documents" not in s, timeout=20)
+    trail = Path(home["COPILOT_HOME"]) / "audit" / "audit.jsonl"
+    signed = [r["signoff"] for r in map(json.loads, trail.read_text().splitlines()) if "signoff" in r]
+    assert signed == [{"verdict": "accepted", "correction": ""}, {"verdict": "corrected", "correction": "Delaware"}]

@@ -309,7 +309,7 @@ def test_a_review_is_kept_under_its_name_listed_and_shown_without_asking_again(
 
 
 def test_the_default_name_comes_from_what_is_reviewed_not_from_its_columns(tmp_path: Path) -> None:
-    from copilot.cli.review import default_name
+    from copilot.review.store import default_name
 
     a, b = tmp_path / "Client Leases (2024)", tmp_path / "other"
     assert default_name([a], None) == default_name([a / "." ], None)

@@ -98,3 +98,35 @@ def test_light_theme(snap_compare, tmp_path, size) -> None:
         await pilot.pause()
 
     assert snap_compare(app_for(tmp_path), run_before=light, terminal_size=size)
+
+
+@pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
+def test_review_screen(snap_compare, tmp_path, size) -> None:
+    """A kept review, one cell accepted and one corrected, the cursor on the correction."""
+    from copilot.review.columns import columns
+    from copilot.review.grid import Review, rows_for
+    from copilot.review.store import ReviewStore
+
+    from tui_fakes import MSA
+
+    app = app_for(tmp_path)
+    app.reviews = tmp_path / "reviews"
+    engine, reader = app.engine, app.engine.local_reader()
+    with ReviewStore.named(app.reviews, "examples") as store:
+        store.describe("examples", {"paths": [str(MSA.parent)]}, ["Retention of client matter files", "Governing law"])
+        review = Review(engine, reader, store, rows_for(engine, reader, [MSA.parent]),
+                        columns(["Retention of client matter files", "Governing law"], print))
+        review.run()
+        (retention, law), _ = review.cells()
+        review.sign(retention, "accepted")
+        review.sign(law, "corrected", "Not stated in the policy")
+
+    async def reviewing(pilot) -> None:
+        await pilot.app.workers.wait_for_complete()
+        await pilot.press("f4")
+        await pilot.app.workers.wait_for_complete()
+        await pilot.pause()
+        await pilot.press("right", "right")
+        await pilot.pause()
+
+    assert snap_compare(app, run_before=reviewing, terminal_size=size)
