@@ -9,12 +9,16 @@ the screen with capture-pane, so every figure includes the terminal round trip.
                  draft is held until it is judged, so this is the drafting, not a
                  stream), and with the app idle;
   cancel       - (in-process, the app's engine) from setting the cancel 0.3 s into a
-                 question, while the model reads the prompt, to the model being free.
+                 question, while the model reads the prompt, to the model being free;
+  review       - (`--review`) on the review screen (F4), from an arrow key to the line
+                 under the grid naming the cell now under the cursor: idle, and while r
+                 fills the grid's cells (a review of examples/, COLUMNS by 5 documents).
 The screen is polled every ~5 ms (each capture-pane is a subprocess), which
 bounds the latency figures' resolution.
 
     .venv/bin/python bench/bench_tui.py                 # examples/ indexed in a temporary home
     .venv/bin/python bench/bench_tui.py --starts 5 --keys 30
+    .venv/bin/python bench/bench_tui.py --review           # the review screen alone
 """
 
 from __future__ import annotations
@@ -43,6 +47,8 @@ QUESTION = "List every retention period in the policy, one per line, with a sent
 SIZE = (80, 24)  # no sidebar: the answer's lines start at the left edge
 SOURCES = re.compile(r"\[1\] \S+\.(md|pdf|txt)")  # the sources list: shown when the answer ends
 PROBE = "thequickbrownfoxjumpsoverthelazydogpackmyboxwithfivedozenliquorjugs"
+COLUMNS = ("Governing law", "How long are client matter files kept?", "Who must approve travel?",
+           "What notice ends the agreement?")
 
 
 def env_for(home: Path, model: str | None) -> dict[str, str]:
@@ -62,6 +68,7 @@ def main() -> None:
     ap.add_argument("--model", help="packaged model name or GGUF path (default: the configured one)")
     ap.add_argument("--starts", type=int, default=5, help="fresh starts to time")
     ap.add_argument("--keys", type=int, default=30, help="characters to type in each latency run")
+    ap.add_argument("--review", action="store_true", help="measure the review screen alone")
     args = ap.parse_args()
 
     home = args.home or Path(tempfile.mkdtemp(prefix="bench-tui-"))
@@ -69,6 +76,8 @@ def main() -> None:
         Copilot(config_mod.load(home=home, model=args.model)).index([ROOT / "examples"])
     env = env_for(home, args.model)
     copilot = str(Path(sys.executable).parent / "copilot")
+    if args.review:
+        return review_latency(home, env, copilot, args.keys)
 
     interactive, ready = [], []
     for _ in range(args.starts):
@@ -136,6 +145,62 @@ def cancel_latency(home: Path, model: str | None, runs: int) -> list[float]:
         worker.join()
         seconds.append(done[0] - asked)
     return seconds
+
+
+def review_latency(home: Path, env: dict[str, str], copilot: str, keys: int) -> None:
+    """The review screen's arrow keys, idle and while its cells fill (see the module)."""
+    import statistics
+
+    from copilot.review.store import ReviewStore
+
+    with ReviewStore.named(home / "reviews", "bench") as store:  # described, nothing asked yet
+        store.describe("bench", {"paths": [str((ROOT / "examples").resolve())]}, COLUMNS)
+    engine = Copilot(config_mod.load(home=home))
+    sources = sorted((e.source for state, e in engine.status(engine.local_reader()) if state == "indexed"),
+                     key=str.lower)
+    from copilot.review.columns import columns
+
+    questions = [c.question for c in columns(COLUMNS, lambda _l: None)]
+    cells = len(sources) * len(COLUMNS)
+    with Terminal([copilot], env, (140, 40)) as term:
+        term.wait_until(lambda s: BOX in s and "(loading)" not in s, timeout=120, poll=0.02)
+        term.keys("F4")
+        term.wait_for(f"0/{cells} cells answered", timeout=30)
+        idle = arrows(term, sources[0], questions, keys)
+        term.keys("r")
+        term.wait_for("asking bench:", timeout=30)
+        busy = arrows(term, sources[0], questions, keys, while_=lambda s: "asking bench:" in s)
+        filled = term.screen()
+    rows = [("arrow key to the cell's line, idle, p50 (ms)", f"{1000 * statistics.median(idle):.0f}"),
+            ("arrow key to the cell's line, idle, max (ms)", f"{1000 * max(idle):.0f}"),
+            ("arrow key to the cell's line, cells filling, p50 (ms)",
+             f"{1000 * statistics.median(busy):.0f}" if busy else "n/a"),
+            ("arrow key to the cell's line, cells filling, p95 (ms)",
+             f"{1000 * sorted(busy)[int(0.95 * (len(busy) - 1))]:.0f}" if busy else "n/a"),
+            ("arrow key to the cell's line, cells filling, max (ms)", f"{1000 * max(busy):.0f}" if busy else "n/a"),
+            ("keys measured while cells filled", str(len(busy)))]
+    note = (f"the review screen (F4) of a review of examples/ ({len(sources)} documents × {len(COLUMNS)} columns, "
+            f"nothing asked before), in tmux at 140×40: Right and Left in turn along the first row, each timed "
+            f"until the line under the grid names the cell's question; idle, then while r asked the cells "
+            f"({'still filling after the last key' if 'asking bench:' in filled else 'the grid filled during the run'}).")
+    record(__file__, rows, note, {"idle_s": idle, "filling_s": busy})
+
+
+def arrows(term: Terminal, source: str, questions: list[str], n: int, while_=None) -> list[float]:
+    """Seconds from each arrow key to the line under the grid naming the cell it moved to."""
+    latencies: list[float] = []
+    shown = term.screen()
+    column = 2 if f"{source} · {questions[1]}" in shown else 1 if f"{source} · {questions[0]}" in shown else 0
+    for _ in range(n):
+        if while_ is not None and not while_(term.screen()):
+            break  # the grid filled: later keys would not measure the screen while it fills
+        key, column = ("Left", 1) if column == 2 else ("Right", column + 1)  # between the first two columns
+        want = f"{source} · {questions[column - 1]}"
+        sent = time.perf_counter()
+        term.keys(key)
+        term.wait_until(lambda s: want in s, timeout=10, poll=0.002)
+        latencies.append(time.perf_counter() - sent)
+    return latencies
 
 
 def asked(screen: str) -> bool:
