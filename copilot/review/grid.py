@@ -140,10 +140,6 @@ class SignOffs:
         signed = sum(c.verdict is not None for c in cells)
         return cls(signed - corrected, corrected, len(cells) - signed)
 
-    @property
-    def done(self) -> bool:
-        return self.open == 0 and self.accepted + self.corrected > 0
-
 
 @dataclass(frozen=True)
 class Progress:
