@@ -56,8 +56,8 @@ class CopilotApp(App[None]):
     BINDINGS = [
         Binding("f1", "help", "Help"),
         Binding("f2", "index", "Index"),
-        Binding("f4", "review", "Review"),
         Binding("f3", "pick_model", "Model", show=False),
+        Binding("f4", "review", "Review"),
         Binding("ctrl+t", "toggle_theme", "Light/dark", show=False),
         Binding("ctrl+q", "quit", "Quit"),
     ]
