@@ -66,7 +66,7 @@ class CopilotApp(App[None]):
     def __init__(self, engine: Engine, conversations=None, theme: str = "dark", notice: str = "",
                  reviews: Path | None = None) -> None:
         super().__init__()
-        self.reviews = reviews  # the folder reviews are kept in (None: none are this session)
+        self.reviews = reviews  # the folder reviews are kept in (None: none, unless a server keeps them)
         self.notice = notice  # a start-up problem to tell the user about
         self.engine = engine
         self.conversations = conversations  # a `tui.saved.Conversations`, or None
@@ -307,6 +307,5 @@ def run_app(engine: Engine, config: Config) -> None:
         conversations = Conversations(config.conversations_file)
     except CopilotError as exc:
         notice = f"{exc}; conversations will not be kept this session"
-    # Reviews are kept where the index is; through a firm's server there are none yet (its own step).
-    reviews = None if config.server else config.reviews_dir
-    CopilotApp(engine, conversations, config.theme, notice, reviews).run()
+    # Reviews are kept where the index is: here, or on the firm's server (which then keeps them).
+    CopilotApp(engine, conversations, config.theme, notice, config.reviews_dir).run()

@@ -102,48 +102,38 @@ class ReviewScreen(Screen[None]):
     def load(self, name: str | None = None, new: tuple | None = None) -> None:
         """Read review `name` (the latest run if None), or start `new` = (paths, collection,
         column texts) over the documents the reader may read there."""
-        from copilot.review.columns import columns as make_columns
-        from copilot.review.grid import Review, rows_for
-        from copilot.review.store import ReviewStore, default_name, every
+        from copilot.core.contract import ReviewServer
+        from copilot.review.desk import kept, open_review, scope_for
+        from copilot.review.store import default_name
 
         app = self.app
         folder = app.reviews
-        store = None
         try:
-            if folder is None:
+            if folder is None and not isinstance(app.engine, ReviewServer):
                 raise CopilotError("reviews are kept on the machine that runs them: this session keeps none")
             notes: list[str] = []
             reader = app.engine.local_reader()
             if new is not None:
                 paths, collection, texts = new
-                cols = make_columns(texts, notes.append)
-                rows = rows_for(app.engine, reader, [Path(p) for p in paths], collection)
                 name = default_name(paths, collection)
-                store = ReviewStore.named(folder, name)
-                store.describe(name, {"paths": [str(Path(p).resolve()) for p in paths]} if collection is None
-                               else {"collection": collection}, [c.name for c in cols])
+                review = open_review(app.engine, folder, reader, name, scope_for(paths, collection), texts,
+                                     notes.append)
             else:
-                kept = every(folder)
-                if name is None and not kept:
+                saved = kept(app.engine, folder)
+                if name is None and not saved:
                     self.post_message(ReviewLoaded(None, []))
                     return
-                name = name or kept[0].name
-                store = ReviewStore.named(folder, name, create=False)
-                saved = store.saved()
-                if saved is None:
-                    raise CopilotError(f"the review {name!r} has not run yet")
-                cols = make_columns(saved.columns, notes.append)
-                rows = rows_for(app.engine, reader, saved.scope.get("paths") or (), saved.scope.get("collection"))
-            review = Review(app.engine, reader, store, rows, cols)
-            names = tuple(s.name for s in every(folder))
-            self.post_message(ReviewLoaded(review, review.cells(), name, names, "; ".join(notes)))
+                name = name or saved[0].name
+                review = open_review(app.engine, folder, reader, name, note=notes.append)
+            try:
+                names = tuple(s.name for s in kept(app.engine, folder))
+                self.post_message(ReviewLoaded(review, review.cells(), name, names, "; ".join(notes)))
+            except BaseException:
+                review.close()
+                raise
         except CopilotError as exc:
-            if store is not None:
-                store.close()
             self.post_message(ReviewLoaded(None, [], error=str(exc)))
         except Exception as exc:  # an unreadable review is said, not shown as a traceback
-            if store is not None:
-                store.close()
             self.post_message(ReviewLoaded(None, [], error=f"cannot open the review: {type(exc).__name__}: {exc}"))
 
     @work(thread=True, exclusive=True, group="review-run")
@@ -309,7 +299,7 @@ class ReviewScreen(Screen[None]):
 
     def _close(self) -> None:
         if self.review is not None:
-            self.review.store.close()
+            self.review.close()
 
     def signable(self, cell) -> bool:
         if cell.answer is None:

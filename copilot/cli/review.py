@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 
 import click
 
-from copilot.core.errors import CopilotError
+from copilot.core.errors import Unavailable
 
 if TYPE_CHECKING:
     from copilot.review.grid import Cell, Progress
@@ -119,20 +119,24 @@ def review(ctx: click.Context, paths: tuple[Path, ...], collection: str | None, 
     The review is kept cell by cell under its name: run the same command
     again to go on after a stop, to catch up documents that changed (only
     their rows are asked again) or to add a column (only it is asked).
+
+    Through a firm's server (`--server`) the review is kept and asked there,
+    cell by cell in the server's queue, behind your walls; PATHS are then the
+    server's (as `copilot index --status` lists them) and are not indexed here.
     """
     from copilot.review import export
-    from copilot.review.store import checked_name, default_name, every
+    from copilot.review.desk import kept
+    from copilot.review.store import checked_name, default_name
 
     config = ctx.obj
     if listing:
-        return _list(every(config.reviews_dir))
+        from copilot.cli.engine import engine_for
+
+        return _list(kept(engine_for(config) if config.server else None, config.reviews_dir))
     if show is not None:
         return _show(ctx, checked_name(show), out, as_json)
     if bool(paths) == (collection is not None):
         raise click.UsageError("give the files or folders to review, or --collection NAME (not both)")
-    if config.server:
-        raise CopilotError("`copilot review` runs on this machine's index: it does not go through "
-                           "a firm's server yet")
     if out is not None:
         export.check(out)  # refused before any work starts
     from copilot.review.columns import columns as make_columns
@@ -151,13 +155,12 @@ def _run(ctx: click.Context, name: str, paths, collection, columns, out, as_json
     from copilot.cli.engine import engine_for
     from copilot.cli.progress import IndexBar
     from copilot.review import export
-    from copilot.review.grid import Review, rows_for
-    from copilot.review.store import ReviewStore
+    from copilot.review.desk import open_review, scope_for
 
     config = ctx.obj
     engine = engine_for(config)
     live = sys.stderr.isatty() and not as_json
-    if paths:
+    if paths and not config.server:  # on a server, IT indexes
         here = [p for p in paths if p.exists()]
         for missing in sorted(set(paths) - set(here)):
             _warn(f"{missing}: no such file or folder")
@@ -168,24 +171,27 @@ def _run(ctx: click.Context, name: str, paths, collection, columns, out, as_json
             for source, reason in summary.skipped:
                 _warn(f"  skipped {source}: {reason}")
     reader = engine.local_reader()
-    rows = rows_for(engine, reader, paths, collection)
-    for p in paths:
-        root = p.resolve()
-        if p.exists() and not any(Path(r.path) == root or root in Path(r.path).parents for r in rows):
-            _warn(f"{p}: no document to review there")
-    scope = {"collection": collection} if collection is not None else {
-        "paths": [str(Path(p).resolve()) for p in paths]}
-    with ReviewStore.named(config.reviews_dir, name) as store:
-        store.describe(name, scope, [c.name for c in columns])
-        grid = Review(engine, reader, store, rows, columns)
+    scope = scope_for(paths, collection) if not config.server else (
+        {"collection": collection} if collection is not None else {"paths": [str(p) for p in paths]})
+    grid = open_review(engine, config.reviews_dir, reader, name, scope, [c.name for c in columns], _warn)
+    try:
+        rows = grid.rows
+        for p in paths if not config.server else ():
+            root = p.resolve()
+            if p.exists() and not any(Path(r.path) == root or root in Path(r.path).parents for r in rows):
+                _warn(f"{p}: no document to review there")
         started = time.perf_counter()
         stopped = False
-        with LiveGrid(rows, [c.name for c in columns], live) as screen:
+        with LiveGrid(rows, [c.name for c in grid.columns], live) as screen:
             try:
                 done = grid.run(screen.cell)
             except KeyboardInterrupt:
                 stopped = True
+            except Unavailable as exc:  # the server went away: what it answered is kept there
+                raise Unavailable(f"{exc}; every cell answered is kept: run the same command to go on") from None
         cells = grid.cells()
+    finally:
+        grid.close()
     if stopped:
         saved = sum(1 for row in cells for c in row if c.answer is not None)
         click.echo(f"stopped: {saved} cells of the review {name!r} kept; run the same command to go on",
@@ -196,7 +202,7 @@ def _run(ctx: click.Context, name: str, paths, collection, columns, out, as_json
     every = [c for row in cells for c in row]
     answered = sum(1 for c in every if c.found)
     unread = sum(1 for r in rows if not r.readable)
-    click.echo(f"review {name!r}: {len(rows)} documents × {len(columns)} columns: {answered} answered, "
+    click.echo(f"review {name!r}: {len(rows)} documents × {len(grid.columns)} columns: {answered} answered, "
                f"{sum(1 for c in every if c.answer is not None and not c.found)} not found"
                + (f", {unread} documents not readable" if unread else "")
                + f"; {done.asked} asked now in {_duration(time.perf_counter() - started)}"
@@ -217,22 +223,17 @@ def _show(ctx: click.Context, name: str, out: Path | None, as_json: bool) -> Non
     """A kept review as it stands, for the reader as they are now (their walls decide the rows)."""
     from copilot.cli.engine import engine_for
     from copilot.review import export
-    from copilot.review.columns import columns as make_columns
-    from copilot.review.grid import Review, rows_for
-    from copilot.review.store import ReviewStore
+    from copilot.review.desk import open_review
 
     config = ctx.obj
     if out is not None:
         export.check(out)
-    with ReviewStore.named(config.reviews_dir, name, create=False) as store:
-        saved = store.saved()
-        if saved is None:
-            raise CopilotError(f"the review {name!r} has not run yet")
-        engine = engine_for(config)
-        reader = engine.local_reader()
-        rows = rows_for(engine, reader, [Path(p) for p in saved.scope.get("paths", ())],
-                        saved.scope.get("collection"))
-        cells = Review(engine, reader, store, rows, make_columns(saved.columns, _warn)).cells()
+    engine = engine_for(config)
+    grid = open_review(engine, config.reviews_dir, engine.local_reader(), name, note=_warn)
+    try:
+        cells = grid.cells()
+    finally:
+        grid.close()
     if out is not None:
         export.write(out, cells)
         click.echo(f"review {name!r} → {out}", err=True)

@@ -111,3 +111,31 @@ class Engine(Protocol):
     def superseded(self) -> list[Superseded]:
         """Past answers citing passages of documents since changed or removed."""
         ...
+
+
+@runtime_checkable
+class ReviewServer(Protocol):
+    """An engine that keeps each reader's reviews itself: a firm's server.  A review lives on
+    the server, its cells asked there one at a time in the server's fair queue, behind the
+    reader's walls; a sign-off judges the answer the server kept, never one a client sends.
+    It speaks the review's own records as JSON (`copilot.review`'s `Row`, `Column`, `Cell`)."""
+
+    def reviews(self) -> list[dict]:
+        """The reader's reviews kept on the server (as `copilot.review.store.Saved`), latest first."""
+        ...
+
+    def review_open(self, request: dict) -> dict:
+        """Open review `name` (`request`: name, and scope and columns to start or go on with
+        it): its rows, columns, model, and every cell the server keeps for it."""
+        ...
+
+    def review_cell(self, request: dict, on_token: TokenFn | None = None, cancel: threading.Event | None = None,
+                    on_wait: Callable[[int], None] | None = None) -> dict | None:
+        """Answer one cell (`request`: name, document, question) and keep it on the server; its
+        record, or None when `cancel` stopped it (nothing kept)."""
+        ...
+
+    def review_sign(self, request: dict) -> dict:
+        """Sign off a kept cell (`request`: name, document, question, verdict, correction): the
+        cell's record with its verdict, the sign-off in the server's audit trail."""
+        ...

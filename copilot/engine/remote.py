@@ -72,40 +72,25 @@ class RemoteEngine:
     def ask(self, question: str, reader: Reader, on_token: TokenFn | None = None,
             cancel: threading.Event | None = None, history: Sequence[Answer] = (),
             on_wait: Callable[[int], None] | None = None, document: str | None = None) -> Answer:
-        import httpx
+        body = {"question": question, "history": [a.to_dict() for a in history], "document": document}
+        event = self._stream("/v1/ask", body, on_token, cancel, on_wait)
+        return Answer(question, "", False, cancelled=True) if event is None else Answer.from_dict(event["answer"])
 
-        if document is not None:  # the server does not take a one-document question yet
-            raise CopilotError("a review is run on this machine's index: `copilot review` does not "
-                               "go through a firm's server yet")
-        body = {"question": question, "history": [a.to_dict() for a in history]}
-        done = threading.Event()
-        failure = "closed the connection before answering"
-        try:
-            with self._http.stream("POST", self.base + "/v1/ask", json=body) as response:
-                if response.status_code != 200:
-                    response.read()
-                    raise _raised(response)
-                if cancel is not None:  # Esc: the connection goes, and the server stops the question
-                    done = cut_on(response, cancel)
-                for line in response.iter_lines():
-                    if not line:
-                        continue
-                    event = json.loads(line)
-                    if "token" in event and on_token is not None:
-                        on_token(event["token"])
-                    elif "queued" in event and on_wait is not None:
-                        on_wait(event["queued"])
-                    elif "answer" in event:
-                        return Answer.from_dict(event["answer"])
-                    elif "error" in event:
-                        raise _typed(event)
-        except (httpx.HTTPError, httpx.StreamError) as exc:
-            failure = f"failed: {exc}"
-        finally:
-            done.set()
-        if cancel is not None and cancel.is_set():  # Esc: the stream was cut on purpose
-            return Answer(question, "", False, cancelled=True)
-        raise Unavailable(f"the server {self.config.server} {failure}")
+    # Reviews kept on the server (`copilot.core.contract.ReviewServer`) -------------------------
+
+    def reviews(self) -> list[dict]:
+        return self._get("/v1/reviews")["reviews"]
+
+    def review_open(self, request: dict) -> dict:
+        return self._post("/v1/review", request)
+
+    def review_cell(self, request: dict, on_token: TokenFn | None = None, cancel: threading.Event | None = None,
+                    on_wait: Callable[[int], None] | None = None) -> dict | None:
+        event = self._stream("/v1/review/cell", request, on_token, cancel, on_wait)
+        return None if event is None else event["cell"]
+
+    def review_sign(self, request: dict) -> dict:
+        return self._post("/v1/review/sign", request)["cell"]
 
     def index(self, paths: Iterable[Path], progress: Progress | None = None, passwords: Sequence[str] = (),
               collection: str | None = None, folders: Mapping[Path, str] | None = None) -> Summary:
@@ -156,6 +141,43 @@ class RemoteEngine:
 
     def close(self) -> None:
         self._http.close()
+
+    def _stream(self, path: str, body: dict, on_token: TokenFn | None, cancel: threading.Event | None,
+                on_wait: Callable[[int], None] | None) -> dict | None:
+        """POST `body` and read the server's JSON lines: tokens to `on_token`, places in the queue
+        to `on_wait`, then the result's line (None when `cancel` cut the stream on purpose)."""
+        import httpx
+
+        done = threading.Event()
+        failure = "closed the connection before answering"
+        try:
+            with self._http.stream("POST", self.base + path, json=body) as response:
+                if response.status_code != 200:
+                    response.read()
+                    raise _raised(response)
+                if cancel is not None:  # Esc: the connection goes, and the server stops the work
+                    done = cut_on(response, cancel)
+                for line in response.iter_lines():
+                    if not line:
+                        continue
+                    event = json.loads(line)
+                    if "token" in event:
+                        if on_token is not None:
+                            on_token(event["token"])
+                    elif "queued" in event:
+                        if on_wait is not None:
+                            on_wait(event["queued"])
+                    elif "error" in event:
+                        raise _typed(event)
+                    else:
+                        return event
+        except (httpx.HTTPError, httpx.StreamError) as exc:
+            failure = f"failed: {exc}"
+        finally:
+            done.set()
+        if cancel is not None and cancel.is_set():  # Esc: the stream was cut on purpose
+            return None
+        raise Unavailable(f"the server {self.config.server} {failure}")
 
     def _get(self, path: str, params: dict | None = None) -> dict:
         return self._call("GET", path, params=params)

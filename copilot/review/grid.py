@@ -16,12 +16,13 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from copilot.core.answers import CORRECTED, Answer, SignOff
 from copilot.core.contract import Engine
 from copilot.core.errors import CopilotError
+from copilot.core.protocols import TokenFn
 from copilot.core.records import Entry
 from copilot.core.walls import Reader
 from copilot.review.columns import Column
@@ -30,6 +31,10 @@ from copilot.review.store import Key, ReviewStore, Verdict
 
 class EmptyReview(CopilotError):
     """Nothing to review: no document the reader may read in the scope given."""
+
+
+class NoSuchCell(CopilotError):
+    """A cell named by document and question that the review does not have for this reader."""
 
 
 @dataclass(frozen=True)
@@ -41,6 +46,13 @@ class Row:
     sha256: str
     readable: bool
     reason: str = ""  # why it cannot be asked: skipped at indexing, changed since, pending
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict) -> Row:
+        return cls(**data)
 
     @classmethod
     def of(cls, state: str, entry: Entry) -> Row:
@@ -59,6 +71,17 @@ class Cell:
     column: Column
     answer: Answer | None = None
     verdict: Verdict | None = None
+
+    def record(self) -> dict:
+        """What a server sends of a cell (its row and column are the grid's)."""
+        return {"answer": self.answer.to_dict() if self.answer is not None else None,
+                "verdict": asdict(self.verdict) if self.verdict is not None else None}
+
+    @classmethod
+    def from_record(cls, row: Row, column: Column, data: dict) -> Cell:
+        answer, verdict = data.get("answer"), data.get("verdict")
+        return cls(row, column, Answer.from_dict(answer) if answer else None,
+                   Verdict(**verdict) if verdict else None)
 
     @property
     def corrected(self) -> bool:
@@ -183,6 +206,25 @@ class Review:
         """The grid as saved: one list of cells per row."""
         return [[self.cell(r, c) for c in self.columns] for r in self.rows]
 
+    def find(self, document: str, question: str) -> tuple[Row, Column]:
+        """The row and column of the cell asked of `document` by `question` (`NoSuchCell` in the
+        same words whether the document is walled, not in the review, or cannot be asked)."""
+        row = next((r for r in self.rows if r.path == document and r.readable), None)
+        column = next((c for c in self.columns if c.question == question), None)
+        if row is None or column is None:
+            raise NoSuchCell("no cell of this review is asked of that document by that question")
+        return row, column
+
+    def ask(self, row: Row, column: Column, cancel: threading.Event | None = None,
+            on_wait: Callable[[int], None] | None = None, on_token: TokenFn | None = None) -> Cell | None:
+        """Ask one cell now and keep its answer (None if `cancel` stopped it half-way: nothing kept)."""
+        answer = self.engine.ask(column.question, self.reader, on_token=on_token, cancel=cancel,
+                                 on_wait=on_wait, document=row.path)
+        if answer.cancelled:
+            return None
+        self.store.put(self.key(row, column), answer)
+        return Cell(row, column, answer)
+
     def run(self, on_cell: CellFn | None = None, cancel: threading.Event | None = None,
             on_wait: Callable[[int], None] | None = None) -> Progress:
         """Ask every missing cell, saving each as it comes; `on_cell` hears each cell (saved ones
@@ -204,14 +246,11 @@ class Review:
         for row, column in todo:
             if cancel is not None and cancel.is_set():
                 break
-            answer = self.engine.ask(column.question, self.reader, cancel=cancel, on_wait=on_wait,
-                                     document=row.path)
-            if answer.cancelled:  # stopped half-way: nothing to keep, the next run asks it
+            cell = self.ask(row, column, cancel, on_wait)
+            if cell is None:  # stopped half-way: nothing to keep, the next run asks it
                 break
-            self.store.put(self.key(row, column), answer)
             done, asked = done + 1, asked + 1
-            on_cell(Cell(row, column, answer),
-                    Progress(done, total, asked, time.perf_counter() - started))
+            on_cell(cell, Progress(done, total, asked, time.perf_counter() - started))
         return Progress(done, total, asked, time.perf_counter() - started)
 
     def sign(self, cell: Cell, verdict: str, correction: str = "") -> Cell:
@@ -224,3 +263,6 @@ class Review:
         kept = Verdict(verdict, signoff.correction, self.reader.user, time.time())
         self.store.sign(self.key(cell.row, cell.column), kept)
         return Cell(cell.row, cell.column, cell.answer, kept)
+
+    def close(self) -> None:
+        self.store.close()

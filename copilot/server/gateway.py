@@ -35,6 +35,7 @@ from copilot.core.walls import Reader
 from copilot.engine.access import Person, load
 from copilot.server.identity import certificate_peer, own_peer, unix_peer
 from copilot.server.queue import FairQueue
+from copilot.server.reviews import ReviewDesk
 
 MAX_BODY = 4 << 20  # a question and its conversation; anything larger is refused
 
@@ -47,6 +48,7 @@ class Gateway:
         self.engine, self.config, self.log = engine, config, log
         self._reader_of = reader_of
         self.queue = FairQueue(max(1, len(config.endpoints)), config.queue_limit)
+        self.reviews = ReviewDesk(engine, config)
         self.servers: list[socketserver.BaseServer] = []
         self._calls, self._last_call = 0, time.monotonic()
         self._activity = threading.Lock()
@@ -225,7 +227,9 @@ class Handler(BaseHTTPRequestHandler):
                   ("GET", "/v1/last_run"): self.last_run, ("GET", "/v1/model"): self.model,
                   ("GET", "/v1/document"): self.document, ("GET", "/v1/audit"): self.audit,
                   ("GET", "/v1/audit/verify"): self.verify, ("GET", "/v1/superseded"): self.superseded,
-                  ("GET", "/v1/health"): self.health, ("POST", "/v1/signoff"): self.signoff}
+                  ("GET", "/v1/health"): self.health, ("POST", "/v1/signoff"): self.signoff,
+                  ("GET", "/v1/reviews"): self.reviews, ("POST", "/v1/review"): self.review,
+                  ("POST", "/v1/review/cell"): self.review_cell, ("POST", "/v1/review/sign"): self.review_sign}
         route = routes.get((method, url.path))
         if route is None:
             return self._json(404, {"error": f"no such call: {method} {url.path}", "kind": "CopilotError"})
@@ -305,13 +309,47 @@ class Handler(BaseHTTPRequestHandler):
             raise CopilotError("a sign-off names its document, the answer and the verdict") from None
         self._json(200, {"record": self.server.gateway.engine.sign_off(signoff, reader)})
 
+    def reviews(self, reader: Reader, _query) -> None:
+        self._json(200, {"reviews": self.server.gateway.reviews.listing(reader)})
+
+    def review(self, reader: Reader, _query) -> None:
+        """Start, go on with, or open the reader's review: the grid as they may see it."""
+        self._json(200, self.server.gateway.reviews.opened(reader, self._body()))
+
+    def review_sign(self, reader: Reader, _query) -> None:
+        self._json(200, {"cell": self.server.gateway.reviews.sign(reader, self._body())})
+
+    def review_cell(self, reader: Reader, _query) -> None:
+        """Stream one cell of the reader's review, asked in its turn in the fair queue and kept."""
+        request = self._body()
+        gateway = self.server.gateway
+
+        def work(cancel: threading.Event, on_token) -> dict:
+            slot = lambda: gateway.queue.slot(reader.user, cancel, on_wait=lambda n: self._line({"queued": n}, cancel))
+            return {"cell": gateway.reviews.cell(reader, request, slot, on_token, cancel)}
+
+        self._stream(reader, work, "a review's cell")
+
     def ask(self, reader: Reader, _query) -> None:
         """Stream an answer; the question waits for a model slot in the fair queue."""
         body = self._body()
-        question = body.get("question")
-        if not isinstance(question, str):
+        question, document = body.get("question"), body.get("document")
+        if not isinstance(question, str) or not isinstance(document, (str, type(None))):
             raise CopilotError("give a question")
         history = [Answer.from_dict(a) for a in body.get("history") or []]  # "user" and the like: ignored
+        gateway = self.server.gateway
+
+        def work(cancel: threading.Event, on_token) -> dict:
+            with gateway.queue.slot(reader.user, cancel, on_wait=lambda n: self._line({"queued": n}, cancel)):
+                answer = gateway.engine.ask(question, reader, on_token=on_token, cancel=cancel, history=history,
+                                            document=document)
+            return {"answer": answer.to_dict()}
+
+        self._stream(reader, work, "answered")
+
+    def _stream(self, reader: Reader, work: Callable, what: str) -> None:
+        """Run `work(cancel, on_token)` for a client that reads JSON lines as they come: its
+        tokens, then what it returns, or the error; the client gone cancels it."""
         gateway = self.server.gateway
         cancel, done = threading.Event(), threading.Event()
         self.send_response(200)
@@ -322,12 +360,10 @@ class Handler(BaseHTTPRequestHandler):
         threading.Thread(target=self._watch, args=(cancel, done), daemon=True).start()
         started = time.monotonic()
         try:
-            with gateway.queue.slot(reader.user, cancel, on_wait=lambda n: self._line({"queued": n}, cancel)):
-                answer = gateway.engine.ask(question, reader, on_token=lambda t: self._line({"token": t}, cancel),
-                                            cancel=cancel, history=history)
-            self._line({"answer": answer.to_dict()}, cancel)
-            gateway.note(f"{reader.user}: answered in {time.monotonic() - started:.1f} s"
-                         + (" (cancelled)" if answer.cancelled else ""))
+            result = work(cancel, lambda t: self._line({"token": t}, cancel))
+            self._line(result, cancel)
+            gateway.note(f"{reader.user}: {what} in {time.monotonic() - started:.1f} s"
+                         + (" (cancelled)" if cancel.is_set() else ""))
         except CopilotError as exc:
             self._line(_error(exc), cancel)
         except Exception as exc:  # a bug: the client hears one line, the log has the whole of it

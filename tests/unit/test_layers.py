@@ -3,7 +3,8 @@
     copilot.cli            the command line       → core, the app, the server's start, the tools,
                                                     quantize, review, the engine's factory
     copilot.server         `copilot serve`        → core, the engine's factory and walls' policy,
-                                                    llama's CPU kernels (its model host)
+                                                    llama's CPU kernels (its model host), review
+                                                    (the reviews it keeps for each reader)
     tui                    the app                → core (the contract and its records), review
     copilot.review         a grid of many answers → core only (it asks through the contract)
     copilot.tools          doctor, bundle, eval   → core, index, answer, llama, engine
@@ -44,7 +45,8 @@ OURS = ("copilot", "index", "tui", "quantize")
 LAYERS = {
     "copilot.cli": ("copilot.core", "tui", "copilot.server.run", "copilot.tools", "quantize", "copilot.review",
                     "copilot.engine"),
-    "copilot.server": ("copilot.core", "copilot.engine", "copilot.engine.access", "copilot.llama.runtime"),
+    "copilot.server": ("copilot.core", "copilot.engine", "copilot.engine.access", "copilot.llama.runtime",
+                       "copilot.review"),
     "tui": ("copilot.core", "copilot.review"),
     "copilot.review": ("copilot.core",),
     "copilot.tools": ("copilot.core", "index", "copilot.answer", "copilot.llama", "copilot.engine"),

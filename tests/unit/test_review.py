@@ -338,11 +338,11 @@ def test_an_empty_folder_is_one_line(cli, engine: FakeEngine, tmp_path: Path) ->
     assert not engine.asked
 
 
-def test_a_firm_server_is_refused_in_one_line(tmp_path: Path) -> None:
+def test_a_firm_server_out_of_reach_is_one_line(tmp_path: Path) -> None:
     result = CliRunner().invoke(main, ["--home", str(tmp_path), "--server", "unix:/nowhere.sock", "review",
                                        str(tmp_path), "--ask", "Term"])
-    assert result.exit_code == 1 and result.output.count("\n") == 1
-    assert "does not go through a firm's server yet" in result.output
+    assert result.exit_code == 6 and result.output.count("\n") == 1
+    assert "cannot reach the server unix:/nowhere.sock" in result.output
 
 
 def test_the_progress_line_gives_cells_done_pace_and_time_left() -> None:
