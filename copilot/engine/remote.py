@@ -126,9 +126,10 @@ class RemoteEngine:
                         tuple(data["problems"]))
 
     def sign_off(self, signoff: SignOff, reader: Reader) -> dict:
-        """The verdict into the server's audit trail, under the identity the server takes this
-        client for (`reader` is what it told us)."""
-        return self._post("/v1/signoff", signoff.to_dict())["record"]
+        """Refused: through a server a cell is signed off in the review the server keeps, against
+        the answer it kept (`review_sign`), never an answer a client sends."""
+        raise CopilotError("through a firm's server, a review's cell is signed off in that review on the "
+                           "server (`copilot review` or the review screen)")
 
     def audit(self) -> RemoteAudit:
         return RemoteAudit(self)

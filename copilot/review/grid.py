@@ -9,6 +9,10 @@ walled document is never a row: its name is not shown either.
 A reviewer signs cells off (`Review.sign`): accepted as they stand, or
 corrected, the copilot's answer and quote kept beside the correction.  Each
 sign-off goes to the audit trail with the reader first, then into the review.
+
+A review a firm's server keeps is a `copilot.review.desk.ServedReview`: the
+same grid and run, its cells asked and signed on the server (`Row.to_dict` and
+`Cell.record` are what travel).
 """
 
 from __future__ import annotations

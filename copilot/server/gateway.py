@@ -28,7 +28,7 @@ from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
-from copilot.core.answers import Answer, SignOff
+from copilot.core.answers import Answer
 from copilot.core.config import Config
 from copilot.core.errors import AccessDenied, Busy, CopilotError, Unavailable
 from copilot.core.walls import Reader
@@ -227,7 +227,7 @@ class Handler(BaseHTTPRequestHandler):
                   ("GET", "/v1/last_run"): self.last_run, ("GET", "/v1/model"): self.model,
                   ("GET", "/v1/document"): self.document, ("GET", "/v1/audit"): self.audit,
                   ("GET", "/v1/audit/verify"): self.verify, ("GET", "/v1/superseded"): self.superseded,
-                  ("GET", "/v1/health"): self.health, ("POST", "/v1/signoff"): self.signoff,
+                  ("GET", "/v1/health"): self.health,
                   ("GET", "/v1/reviews"): self.reviews, ("POST", "/v1/review"): self.review,
                   ("POST", "/v1/review/cell"): self.review_cell, ("POST", "/v1/review/sign"): self.review_sign}
         route = routes.get((method, url.path))
@@ -300,14 +300,6 @@ class Handler(BaseHTTPRequestHandler):
     def superseded(self, reader: Reader, _query) -> None:
         found = [s for s in self.server.gateway.engine.superseded() if s.record.get("user") == reader.user]
         self._json(200, {"superseded": [{"record": s.record, "gone": [list(g) for g in s.gone]} for s in found]})
-
-    def signoff(self, reader: Reader, _query) -> None:
-        """A reviewer's verdict on a review's answer, into the audit trail as this reader's."""
-        try:
-            signoff = SignOff.from_dict(self._body())
-        except (KeyError, TypeError, ValueError):
-            raise CopilotError("a sign-off names its document, the answer and the verdict") from None
-        self._json(200, {"record": self.server.gateway.engine.sign_off(signoff, reader)})
 
     def reviews(self, reader: Reader, _query) -> None:
         self._json(200, {"reviews": self.server.gateway.reviews.listing(reader)})

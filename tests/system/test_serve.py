@@ -204,25 +204,115 @@ def test_each_certificate_reads_only_its_own_collections(firm) -> None:
 
 
 def test_a_sign_off_is_audited_on_the_server_as_its_reader_and_never_of_a_walled_document(firm) -> None:
+    """A cell is signed off in the review the server keeps, against the answer it kept there:
+    the answer a client holds is never sent, so none can be forged into the audit trail."""
     alice = _client(firm["root"], firm["certs"], "alice", firm["tls_port"])
     bob = _client(firm["root"], firm["certs"], "bob", firm["tls_port"])
     reader = alice.local_reader()
-    answer = alice.ask("How long does the firm keep client matter files?", reader)
     policy = next(e.path for _, e in alice.status(reader) if e.source.endswith("data-retention-policy.md"))
-    record = alice.sign_off(SignOff(policy, answer, CORRECTED, "Seven years"), reader)
+    question = "How long does the firm keep client matter files?"
+    review = _review(alice, "retention", {"paths": [policy]}, [question])
+    review.run()
+    kept = review.cells()[0][0]
+    signed = review.sign(kept, CORRECTED, "Seven years")
+    record = alice.audit().last()
     assert (record["user"], record["document"], record["signoff"]) == (
         "alice", policy, {"verdict": "corrected", "correction": "Seven years"})
-    assert alice.audit().last()["hash"] == record["hash"]  # in the server's trail, as alice's
+    assert record["answer"]["answer"] == kept.answer.text and signed.corrected
     assert record["hash"] not in {r["hash"] for r in bob.audit().records()}
     falcon = str(firm["root"] / "docs" / "falcon" / "project-falcon-spa.md")
-    with pytest.raises(AccessDenied) as walled:
-        alice.sign_off(SignOff(falcon, answer, ACCEPTED), reader)
-    with pytest.raises(AccessDenied) as never:
-        alice.sign_off(SignOff(falcon.replace("project-falcon-spa", "no-such-file"), answer, ACCEPTED), reader)
-    assert str(walled.value).replace("project-falcon-spa", "x") == str(never.value).replace("no-such-file", "x")
+    request = {"name": "retention", "question": question, "verdict": ACCEPTED}
+    with pytest.raises(CopilotError) as walled:
+        alice.review_sign({**request, "document": falcon})
+    with pytest.raises(CopilotError) as never:
+        alice.review_sign({**request, "document": falcon.replace("project-falcon-spa", "no-such-file")})
+    assert str(walled.value) == str(never.value)
     assert alice.audit().last()["hash"] == record["hash"]  # nothing recorded of either
     with pytest.raises(CopilotError, match="a verdict is accepted or corrected"):
-        alice._post("/v1/signoff", {"document": policy, "answer": answer.to_dict(), "verdict": "approved"})
+        alice.review_sign({**request, "document": policy, "verdict": "approved"})
+    with pytest.raises(CopilotError, match="signed off in that review on the server"):
+        alice.sign_off(SignOff(policy, kept.answer, ACCEPTED), reader)
+    forged = alice._http.post(alice.base + "/v1/signoff", json={"document": policy, "verdict": ACCEPTED})
+    assert forged.status_code == 404
+
+
+def _review(client: RemoteEngine, name: str, scope: dict | None, columns):
+    from copilot.review.desk import open_review
+
+    return open_review(client, Path("/nonexistent"), client.local_reader(), name, scope, columns)
+
+
+def test_a_review_through_the_server_never_shows_a_walled_row_cell_quote_or_name(firm) -> None:
+    from copilot.review.desk import kept
+
+    alice = _client(firm["root"], firm["certs"], "alice", firm["tls_port"])
+    bob = _client(firm["root"], firm["certs"], "bob", firm["tls_port"])
+    everything = {"paths": [str(firm["root"] / "docs")]}
+    review = _review(alice, "firm-docs", everything, ["What is the acquisition price?"])
+    assert review.rows and all(r.source.startswith("general/") for r in review.rows)
+    review.run()
+    shown = json.dumps([[c.record() for c in row] for row in review.cells()])
+    assert not _walled(shown + json.dumps([r.to_dict() for r in review.rows]))
+    falcon = str(firm["root"] / "docs" / "falcon" / "project-falcon-spa.md")
+    request = {"name": "firm-docs", "question": "What is the acquisition price?"}
+    with pytest.raises(CopilotError) as walled:
+        alice.review_cell({**request, "document": falcon})
+    with pytest.raises(CopilotError) as never:
+        alice.review_cell({**request, "document": falcon.replace("project-falcon-spa", "no-such-file")})
+    assert str(walled.value) == str(never.value) and not _walled(str(walled.value))
+    with pytest.raises(CopilotError, match="no document bob may read"):
+        _review(bob, "general", {"collection": "general"}, ["What is the acquisition price?"])
+    mine = _review(bob, "firm-docs", everything, ["What is the acquisition price?"])
+    assert [r.source for r in mine.rows] == ["falcon/project-falcon-spa.md"]
+    assert [s.name for s in kept(bob, Path("/nonexistent"))] == ["firm-docs"]  # his own, not alice's
+    assert mine.cells()[0][0].answer is None  # nothing of alice's review is bob's
+    signed = review.sign(review.cells()[0][0], ACCEPTED)
+    record = alice.audit().last()
+    assert signed.verdict.user == "alice" and record["signoff"]["verdict"] == ACCEPTED
+    assert record["document"] == review.rows[0].path
+
+
+def _restart_gateway(firm) -> None:
+    with (firm["root"] / "serve.log").open("a") as log:
+        firm["processes"][2] = subprocess.Popen([str(BIN / "copilot"), "serve"], env=firm["env"], stdout=log,
+                                                stderr=subprocess.STDOUT)
+    _wait(lambda: _client(firm["root"], firm["certs"], "alice", firm["tls_port"]).local_reader(), "copilot serve")
+
+
+def test_the_server_killed_mid_review_is_one_line_and_the_review_resumes_from_the_last_cell(firm) -> None:
+    import sqlite3
+
+    from copilot.server.reviews import folder_for
+
+    certs, url = firm["certs"], f"https://127.0.0.1:{firm['tls_port']}"
+    env = {**os.environ, "COPILOT_HOME": str(firm["root"] / "cli-alice"), "COPILOT_CLIENT_CERT": str(certs["alice"]),
+           "COPILOT_CLIENT_KEY": str(certs["alice.key"]), "COPILOT_SERVER_CA": str(certs["firm-ca"])}
+    command = [str(BIN / "copilot"), "--server", url, "review", "--collection", "general", "--name", "resumed",
+               "--ask", "Who may approve travel expenses?", "--ask", "How long are files kept?"]
+    kept = folder_for(Config(home=firm["home"]), "alice") / "resumed.sqlite"
+
+    def cells() -> int:
+        if not kept.is_file():
+            return 0
+        with sqlite3.connect(kept) as db:
+            return db.execute("SELECT COUNT(*) FROM cells").fetchone()[0]
+
+    running = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    _wait(lambda: cells() >= 2, "two cells", 300)
+    firm["processes"][2].kill()
+    firm["processes"][2].wait(10)
+    out, err = running.communicate(timeout=120)
+    try:
+        assert running.returncode == 6 and err.count("\n") == 1, err
+        assert "every cell answered is kept: run the same command to go on" in err
+        before = cells()
+        assert 2 <= before < 10
+    finally:
+        _restart_gateway(firm)
+    again = subprocess.run(command, env=env, capture_output=True, text=True, timeout=600)
+    assert again.returncode == 0, again.stderr
+    assert f"{10 - before} asked now" in again.stderr and cells() == 10
+    assert "falcon" not in again.stdout.lower()
 
 
 def test_a_name_sent_by_the_client_is_never_believed(firm) -> None:
@@ -449,6 +539,39 @@ async def test_the_app_works_through_the_server_as_it_does_locally(firm) -> None
         assert isinstance(app.screen, IndexScreen)
         table = app.screen.query_one(DataTable)
         assert table.row_count == 1 and "project-falcon-spa.md" in str(table.get_row_at(0))
+
+
+@pytest.mark.asyncio
+async def test_the_review_screen_works_through_the_server(firm) -> None:
+    """F4 on a thin client: the reader's latest review on the server, its missing cells asked there
+    (r), a cell accepted (a) into the server's audit trail as the reader's."""
+    from textual.widgets import DataTable
+
+    from tui.app import CopilotApp
+    from tui.review_screen import ReviewScreen
+
+    alice = _client(firm["root"], firm["certs"], "alice", firm["tls_port"])
+    _review(alice, "on-screen", {"collection": "general"}, ["Who may approve travel expenses?"])
+    app = CopilotApp(alice)
+    async with app.run_test(size=(140, 40)) as pilot:
+        await pilot.app.workers.wait_for_complete()
+        await pilot.press("f4")
+        await pilot.app.workers.wait_for_complete()
+        await pilot.pause()
+        screen = app.screen
+        assert isinstance(screen, ReviewScreen) and screen.review_name == "on-screen"
+        assert screen.query_one(DataTable).row_count == len(screen.grid) == len(alice.status(alice.local_reader()))
+        assert all(row[0].row.source.startswith("general/") for row in screen.grid)
+        await pilot.press("r")
+        await pilot.app.workers.wait_for_complete()
+        await pilot.pause()
+        assert all(c.answer is not None for row in screen.grid for c in row)
+        await pilot.press("right", "a")
+        await pilot.app.workers.wait_for_complete()
+        await pilot.pause()
+        assert screen.grid[0][0].verdict is not None
+    record = alice.audit().last()
+    assert record["user"] == "alice" and record["signoff"]["verdict"] == ACCEPTED
 
 
 def test_serve_check_names_each_thing_the_server_stands_on(firm) -> None:

@@ -159,7 +159,8 @@ def test_a_server_gone_mid_review_is_one_line_and_the_review_resumes_from_the_la
     gateway.servers.append(PersonServer(tmp_path / "alice.sock", gateway, "alice"))
     threading.Thread(target=gateway.serve_forever, daemon=True).start()
     firm["engine"].asked.clear()
-    resumed = opened(alice)
+    # A new client, as the command run again is (in process, the old server's connections live on).
+    resumed = opened(RemoteEngine(alice.config))
     done = resumed.run()
     assert (done.done, done.asked, len(firm["engine"].asked)) == (4, 3, 3)
 
