@@ -64,7 +64,9 @@ class Engine(Protocol):
     def sign_off(self, signoff: SignOff, reader: Reader) -> dict:
         """Record a reviewer's verdict on a review's answer (accepted, or corrected with the
         original kept) in the audit trail, and return the record written.  `AccessDenied`
-        unless `reader` may read its document."""
+        unless `reader` may read its document.  A firm's server takes sign-offs only in the
+        reviews it keeps, of the answers it kept (`ReviewServer.review_sign`): its client
+        refuses this one."""
         ...
 
     def index(self, paths: Iterable[Path], progress: Progress | None = None, passwords: Sequence[str] = (),

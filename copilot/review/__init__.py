@@ -7,6 +7,8 @@
     store    one review's answered cells, saved cell by cell (a killed run resumes; a changed
              document or a new column is all that is asked again)
     export   the grid as XLSX, CSV, Markdown or JSON, every cell with its quote and citation
+    desk     where a review is opened: this machine's folder, or the firm's server that keeps it
+             (`ServedReview`: the same grid, its cells asked and signed on the server)
 
 It speaks to an engine only through `copilot.core.contract.Engine`: the same `ask` as a single
 question, kept to one document, so each cell has the evidence, grounding and decision of an answer.

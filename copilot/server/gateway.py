@@ -7,6 +7,8 @@ body or header says who is asking.  An answer streams as JSON lines:
 `{"queued": n}` while it waits for the model, `{"token": "..."}` as it is
 written, then `{"answer": {...}}` (or `{"error": ...}`).  Closing the
 connection cancels the question, whether it waits, is read or is written.
+A review's cell streams the same way (`/v1/review/cell`, ending `{"cell": {...}}`):
+the reviews themselves are kept here, each reader's own (`copilot.server.reviews`).
 """
 
 from __future__ import annotations
@@ -317,7 +319,9 @@ class Handler(BaseHTTPRequestHandler):
         gateway = self.server.gateway
 
         def work(cancel: threading.Event, on_token) -> dict:
-            slot = lambda: gateway.queue.slot(reader.user, cancel, on_wait=lambda n: self._line({"queued": n}, cancel))
+            def slot():
+                return gateway.queue.slot(reader.user, cancel, on_wait=lambda n: self._line({"queued": n}, cancel))
+
             return {"cell": gateway.reviews.cell(reader, request, slot, on_token, cancel)}
 
         self._stream(reader, work, "a review's cell")
