@@ -70,6 +70,17 @@ def review_run(engine, folder: Path, scope: dict, fields: list[str], name: str) 
             "cell_times": times}
 
 
+def asked(engine, questions: list[str], pause: float) -> list[dict]:
+    """The questions one after another, a seeded pause of 0 to `pause` seconds before each."""
+    import random
+
+    rng, out = random.Random(43), []
+    for q in questions:
+        time.sleep(rng.uniform(0, pause))
+        out.extend(ask_all(engine, [q]))
+    return out
+
+
 def summary(outcomes: list[dict]) -> tuple[float, float]:
     seconds = [o["seconds"] for o in outcomes if o["ok"]]
     return statistics.median(seconds), percentile(seconds, 0.95)
@@ -82,6 +93,9 @@ def main() -> None:
     ap.add_argument("--questions", type=int, default=8, help="single questions the asker asks, alone and beside the review")
     ap.add_argument("--model", default=Config.model)
     ap.add_argument("--no-local", action="store_true", help="leave out the local review")
+    ap.add_argument("--pause", type=float, default=0.0,
+                    help="the asker thinks between questions: a pause drawn from 0 to this many seconds "
+                         "(seeded); 0 asks back to back, each question arriving as the next cell starts")
     args = ap.parse_args()
 
     rows = [json.loads(line) for line in (CUAD / "qa.jsonl").open()]
@@ -118,7 +132,7 @@ def main() -> None:
             reviewer, asker = (RemoteEngine(base.replace(server=f"unix:{work / f'{u}.sock'}"))
                                for u in ("reviewer", "asker"))
             ask_all(asker, pool[:1])  # warm: the model server's first prompt is not a figure
-            alone = ask_all(asker, pool)
+            alone = asked(asker, pool, args.pause)
             results["alone"] = alone
             print(f"asker alone: {summary(alone)}", file=sys.stderr)
             served: dict = {}
@@ -126,7 +140,7 @@ def main() -> None:
                 review_run(reviewer, work / "unused", scope, fields, "served")))
             running.start()
             time.sleep(2.0)  # the review holds the model before the first question comes
-            beside = ask_all(asker, pool)
+            beside = asked(asker, pool, args.pause)
             running.join()
             results["beside"], results["served"] = beside, served
             print(f"asker beside the review: {summary(beside)}; review {served['per_min']:.1f} cells/min",
@@ -163,8 +177,10 @@ def main() -> None:
     note = (f"{len(docs)} CUAD contracts × {len(fields)} fields ({', '.join(fields)}) in `chroma run`; model "
             f"{Path(model).name}, one `python -m llama_cpp.server` (one slot); the reviewer and the asker are "
             f"two people on two Unix sockets of one `copilot serve` gateway; the asker asks {len(pool)} CUAD "
-            "questions one after another, alone, then from 2 s into the review; the local review is the same grid "
-            "through the in-process engine.")
+            "questions one after another, alone, then from 2 s into the review, "
+            + (f"pausing 0–{args.pause:g} s (seeded) before each" if args.pause else
+               "back to back (so each arrives as the review's next cell has just begun: the worst case)")
+            + "; the local review is the same grid through the in-process engine.")
     record(__file__, table, note, results)
 
 
