@@ -1,14 +1,18 @@
-"""`copilot serve` under load: 1, 4 and 8 clients at once, one and two model servers, and the local path.
+"""`copilot serve` under load: 1, 4 and 8 clients at once over each kind of model server, and the local path.
 
 Everything real, on loopback: `chroma run` holds the index (CUAD contracts),
-`python -m llama_cpp.server` serves the model (one server with every core, or
-two splitting them), `copilot serve` answers on a Unix socket, and each client
-is a `RemoteEngine` in its own thread asking CUAD questions about the indexed
-contracts.  The same questions are then asked through the local engine (the
-model in this process, one user) in the same run, for comparison.
+one model server serves the model with every core (llama.cpp's llama-server
+with 1 and with 4 slots, and llama-cpp-python's `llama_cpp.server`),
+`copilot serve` answers on a Unix socket, and each client is a `RemoteEngine`
+in its own thread asking CUAD questions about the indexed contracts, the
+setting's questions split between them.  The same questions are then asked
+through the local engine (the model in this process, one user) in the same
+run, for comparison.  Prompt tokens evaluated per answer are the model
+server's own count: llama-server's /metrics, llama_cpp.server's
+"prompt eval time" lines.
 
-    .venv/bin/python bench/bench_serve.py                      # 5 contracts, 2 questions per client
-    .venv/bin/python bench/bench_serve.py --clients 1,4 --per-client 3
+    .venv/bin/python bench/bench_serve.py                       # 5 contracts, 24 questions per setting
+    .venv/bin/python bench/bench_serve.py --clients 1,4 --questions 8 --servers llama-server:4
 """
 
 from __future__ import annotations
@@ -32,12 +36,15 @@ ROOT = HERE.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(HERE))
 
+import re  # noqa: E402
+
 import httpx  # noqa: E402
 
 from copilot.core.config import Config  # noqa: E402
 from copilot.engine.local import Copilot  # noqa: E402
 from copilot.llama.models import resolve_llm  # noqa: E402
 from copilot.engine.remote import RemoteEngine  # noqa: E402
+from copilot.llama.server import LLAMA_CPP_SERVER, LLAMA_SERVER, command  # noqa: E402
 from copilot.server.gateway import Gateway  # noqa: E402
 from report import percentile, record  # noqa: E402
 
@@ -63,20 +70,31 @@ def wait_for(url: str, seconds: float = 180) -> None:
     raise SystemExit(f"{url} did not come up")
 
 
-def model_servers(model: Path, count: int, context: int) -> tuple[list[subprocess.Popen], list[str]]:
-    """`count` llama_cpp.server processes sharing this machine's cores between them."""
+def model_servers(model: Path, count: int, context: int, kind: str = LLAMA_CPP_SERVER, slots: int = 1,
+                  log: Path | None = None) -> tuple[list[subprocess.Popen], list[str]]:
+    """`count` model servers of `kind` sharing this machine's cores between them, `slots` each
+    (their output to `log`, where given)."""
     threads = max(1, len(os.sched_getaffinity(0)) // count)
     processes, urls = [], []
     for _ in range(count):
         port = free_port()
-        processes.append(subprocess.Popen(
-            [sys.executable, "-m", "copilot.server.model", "--model", str(model), "--host", "127.0.0.1", "--port",
-             str(port), "--interrupt_requests", "False", "--n_ctx", str(context), "--n_threads", str(threads)],
-            stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT))
+        out = log.open("a") if log else subprocess.DEVNULL
+        processes.append(subprocess.Popen(command(kind, model, port, slots=slots, context=context, threads=threads),
+                                          stdout=out, stderr=subprocess.STDOUT))
         urls.append(f"http://127.0.0.1:{port}")
     for url in urls:
         wait_for(url + "/v1/models")
     return processes, urls
+
+
+def evaluated(kind: str, url: str, log: Path) -> int | None:
+    """Prompt tokens the model server has evaluated so far, by its own count."""
+    if kind == LLAMA_SERVER:
+        metrics = httpx.get(url + "/metrics", timeout=10).text
+        found = re.search(r"^llamacpp:prompt_tokens_total (\d+(?:\.\d+)?)", metrics, re.M)
+        return int(float(found.group(1))) if found else None
+    # llama_cpp.server (verbose, its default) prints each request's prompt evaluation; none yet is 0.
+    return sum(int(c) for c in re.findall(r"prompt eval time =.*?/\s*(\d+) tokens", log.read_text(errors="replace")))
 
 
 def stop(processes: list[subprocess.Popen]) -> None:
@@ -119,11 +137,14 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--contracts", type=int, default=5)
     ap.add_argument("--clients", default="1,4,8")
-    ap.add_argument("--per-client", type=int, default=2, help="questions each client asks, one after another")
+    ap.add_argument("--questions", type=int, default=24, help="questions per setting, split between its clients")
+    ap.add_argument("--servers", default=f"{LLAMA_CPP_SERVER}:1,{LLAMA_SERVER}:1,{LLAMA_SERVER}:4",
+                    help="model servers, KIND:SLOTS each, comma-separated")
     ap.add_argument("--model", default=Config.model)
     ap.add_argument("--max-tokens", type=int, default=64)
     args = ap.parse_args()
     clients = [int(c) for c in args.clients.split(",")]
+    setups = [(kind, int(slots)) for kind, slots in (s.split(":") for s in args.servers.split(","))]
 
     work = Path(tempfile.mkdtemp(prefix="bench-serve-"))
     os.chmod(work, 0o755)
@@ -148,19 +169,22 @@ def main() -> None:
         print(f"indexed {summary.line()} in {time.monotonic() - started:.0f} s", file=sys.stderr)
         base.policy_path.write_text(f'[users]\n{getpass.getuser()} = ["*"]\n')  # every client is this account
 
-        for servers in (1, 2):
-            processes, urls = model_servers(model, servers, base.context_window)
-            try:
-                config = base.replace(model_endpoints=",".join(urls),
-                                      listen=f"unix:{work / f'copilot-{servers}.sock'}")
-                gateway = Gateway(Copilot(config), config, log=open(os.devnull, "w"))
-                gateway.engine.load_models()
-                gateway.listen(config.listeners)
-                threading.Thread(target=gateway.serve_forever, daemon=True).start()
-                for n in clients:
+        for s, (kind, slots) in enumerate(setups):
+            name = f"{kind}, {slots} slot{'s' if slots > 1 else ''}"
+            for n in clients:  # a fresh model server each time: no setting finds another's prompts cached
+                log = work / f"model-{s}-{n}.log"
+                processes, urls = model_servers(model, 1, base.context_window, kind, slots, log)
+                try:
+                    config = base.replace(model_endpoints=",".join(urls),
+                                          listen=f"unix:{work / f'copilot-{s}-{n}.sock'}")
+                    engine = Copilot(config)
+                    gateway = Gateway(engine, config, log=open(os.devnull, "w"), slots=engine.slots)
+                    gateway.engine.load_models()
+                    gateway.listen(config.listeners)
+                    threading.Thread(target=gateway.serve_forever, daemon=True).start()
                     remote = [RemoteEngine(base.replace(server=config.listeners[0])) for _ in range(n)]
-                    asked = [[pool[(i * args.per_client + j) % len(pool)] for j in range(args.per_client)]
-                             for i in range(n)]
+                    asked = [[pool[k % len(pool)] for k in range(i, args.questions, n)] for i in range(n)]
+                    before = evaluated(kind, urls[0], log)
                     outcomes: list[list[dict]] = [[] for _ in range(n)]
                     t0 = time.monotonic()
                     threads = [threading.Thread(target=lambda i=i: outcomes[i].extend(ask_all(remote[i], asked[i])))
@@ -171,18 +195,21 @@ def main() -> None:
                         t.join()
                     wall = time.monotonic() - t0
                     flat = [o for per in outcomes for o in per]
-                    results[f"{servers} server{'s' if servers > 1 else ''}, {n} client{'s' if n > 1 else ''}"] = {
-                        "asked": len(flat), "done": sum(o["ok"] for o in flat), "wall": wall, "outcomes": flat}
-                    print(f"{servers} model server(s), {n} clients: {wall:.0f} s", file=sys.stderr)
-                gateway.shutdown()
-            finally:
-                stop(processes)
+                    after = evaluated(kind, urls[0], log)
+                    done = sum(o["ok"] for o in flat)
+                    results[f"{name}, {n} client{'s' if n > 1 else ''}"] = {
+                        "asked": len(flat), "done": done, "wall": wall, "outcomes": flat,
+                        "evaluated": (after - before) / done if done and after and before is not None else None}
+                    print(f"{name}, {n} clients: {wall:.0f} s", file=sys.stderr, flush=True)
+                    gateway.shutdown()
+                finally:
+                    stop(processes)
 
         # The local path: the model in this process, one user, the same questions as one client.
         local = Copilot(base)
         local.load_models()
         t0 = time.monotonic()
-        flat = ask_all(local, pool[: args.per_client * max(clients)])
+        flat = ask_all(local, [pool[k % len(pool)] for k in range(args.questions)])
         results["local engine, 1 user"] = {"asked": len(flat), "done": sum(o["ok"] for o in flat),
                                            "wall": time.monotonic() - t0, "outcomes": flat}
     finally:
@@ -195,13 +222,19 @@ def main() -> None:
         queue = [o["queue"] for o in r["outcomes"] if o["ok"]]
         table.append((name, f"{r['done']} of {r['asked']}", f"{r['done'] / r['wall'] * 60:.1f}",
                       f"{statistics.median(seconds):.1f} / {percentile(seconds, 0.95):.1f}" if seconds else "-",
-                      f"{statistics.median(queue):.1f} / {percentile(queue, 0.95):.1f}" if queue else "-"))
-    note = (f"{args.contracts} CUAD contracts in `chroma run`, {args.per_client} questions per client one after "
-            f"another, max {args.max_tokens} answer tokens, model {Path(model).name} behind "
-            "`python -m llama_cpp.server` (two servers split the cores); clients are RemoteEngines on a Unix "
-            "socket to `copilot serve`; the local engine answers the same questions in this process.")
+                      f"{statistics.median(queue):.1f} / {percentile(queue, 0.95):.1f}" if queue else "-",
+                      f"{statistics.median(ttft):.1f}" if (ttft := [o["ttft"] for o in r["outcomes"]
+                                                                     if o["ok"] and o["ttft"]]) else "-",
+                      f"{r['evaluated']:.0f}" if r.get("evaluated") is not None else "-"))
+    note = (f"{args.contracts} CUAD contracts in `chroma run`, {args.questions} questions per setting split between "
+            f"its clients (each asks its share one after another), max {args.max_tokens} answer tokens, model "
+            f"{Path(model).name} behind one model server with every core ({args.servers}); clients are "
+            "RemoteEngines on a Unix socket to `copilot serve`; the local engine answers the same questions in "
+            "this process. Prompt tokens evaluated per answer: the model server's own count (llama-server's "
+            "/metrics, llama_cpp.server's prompt eval lines).")
     record(__file__, table, note, {"results": results},
-           headers=("setup", "answered", "answers/min", "latency p50 / p95 (s)", "in queue p50 / p95 (s)"))
+           headers=("setup", "answered", "answers/min", "latency p50 / p95 (s)", "in queue p50 / p95 (s)",
+                    "first token p50 (s)", "prompt tokens evaluated / answer"))
 
 
 if __name__ == "__main__":

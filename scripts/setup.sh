@@ -60,6 +60,36 @@ fi
 [[ -f $wheels/CMAKE_ARGS ]] || echo "$LLAMA_CMAKE_ARGS" > "$wheels/CMAKE_ARGS"
 pip install --no-deps --force-reinstall "$wheels"/llama_cpp_python-*.whl
 
+# llama.cpp's own model server, llama-server (parallel slots, continuous batching, a prompt cache):
+# what `copilot serve` talks to by default (deploy/copilot-model.service).  Built from the llama.cpp
+# source the wheel was built from, against the wheel's own ggml (LLAMA_USE_SYSTEM_GGML: no kernels
+# are compiled twice), and only its target: once per version and flags (about 4 minutes on 2 cores).
+# It loads the wheel's CPU kernels (one per x86-64 generation, AMX left out as above; a CUDA build's
+# too) from beside itself: into .venv/libexec/llama-server, with .venv/bin/llama-server pointing at it.
+site=$(.venv/bin/python -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')
+server_args="-DCMAKE_BUILD_TYPE=Release -DLLAMA_USE_SYSTEM_GGML=ON -DBUILD_SHARED_LIBS=ON
+  -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_EXAMPLES=OFF -DLLAMA_BUILD_TOOLS=ON -DLLAMA_BUILD_SERVER=ON
+  -DLLAMA_BUILD_UI=OFF -DLLAMA_OPENSSL=OFF -DCMAKE_BUILD_WITH_INSTALL_RPATH=ON -DCMAKE_INSTALL_RPATH=\$ORIGIN"
+server_cache="$HOME/.cache/firm-copilot/llama-server-$(echo "$key $server_args" | sha256sum | cut -c1-12)"
+if [[ ! -x $server_cache/llama-server ]]; then
+  echo "building llama-server (llama.cpp of llama-cpp-python $LLAMA_VERSION): once per version and flags"
+  command -v cmake >/dev/null || pip install cmake
+  src=$(mktemp -d)
+  pip download --no-deps --no-binary :all: "llama-cpp-python==$LLAMA_VERSION" -d "$src"
+  tar xzf "$src"/llama_cpp_python-*.tar.gz -C "$src"
+  # shellcheck disable=SC2086  # the arguments are words
+  PATH="$PWD/.venv/bin:$PATH" cmake -S "$src/llama_cpp_python-$LLAMA_VERSION/vendor/llama.cpp" -B "$src/build" \
+    $server_args -Dggml_DIR="$site/lib/cmake/ggml" >"$src/cmake.log" 2>&1 || { tail -30 "$src/cmake.log" >&2; exit 1; }
+  PATH="$PWD/.venv/bin:$PATH" cmake --build "$src/build" --target llama-server -j "$(nproc)" >"$src/build.log" 2>&1 \
+    || { tail -30 "$src/build.log" >&2; exit 1; }
+  rm -rf "$server_cache.tmp" && mkdir -p "$server_cache.tmp"
+  cp -a "$src"/build/bin/llama-server "$src"/build/bin/*.so* "$server_cache.tmp"/
+  mv "$server_cache.tmp" "$server_cache" && rm -rf "$src"
+fi
+rm -rf .venv/libexec/llama-server && mkdir -p .venv/libexec/llama-server
+cp -a "$server_cache"/. "$site"/llama_cpp/lib/libggml*.so* .venv/libexec/llama-server/
+ln -sfn ../libexec/llama-server/llama-server .venv/bin/llama-server
+
 if [[ ${1:-} == --test ]]; then
   pip install -e '.[test]'
   pip install --no-deps -r requirements-models.txt -r requirements-test-models.txt

@@ -21,8 +21,8 @@ and the quote under the answer is there for the reader to judge.
 from __future__ import annotations
 
 import re
+import threading
 from collections.abc import Sequence
-from functools import lru_cache
 
 from copilot.core.answers import Claim, Quote
 from copilot.core.sentences import split
@@ -46,11 +46,18 @@ def sentences(text: str) -> list[str]:
     return [s for s in split(text) if re.search(r"\w", CITE.sub("", s))]
 
 
-@lru_cache(maxsize=1)
-def _stemmer():
-    import snowballstemmer
+_stemmers = threading.local()
 
-    return snowballstemmer.stemmer("english")
+
+def _stemmer():
+    """This thread's stemmer: one keeps the word it is stemming in itself, so two threads sharing
+    one (a server writing answers on several model slots at once) garble each other's words."""
+    stemmer = getattr(_stemmers, "english", None)
+    if stemmer is None:
+        import snowballstemmer
+
+        stemmer = _stemmers.english = snowballstemmer.stemmer("english")
+    return stemmer
 
 
 # Numbers written out count as the number: "six (6) months" and "6 months" state the same.

@@ -241,6 +241,12 @@ class Copilot:
         """Files, pages (of them, read by OCR) and chunks indexed, files skipped, behind `reader`'s walls."""
         return self.manifest.totals(reader.walls)
 
+    @property
+    def slots(self) -> int:
+        """How many answers the model writes at once: its servers' slots, all together (one that is
+        down counts one); 1 where it runs in this process."""
+        return self.generator.slots if self.config.endpoints else 1
+
     def load_models(self) -> ModelState:
         """Load the embedder and the language model now (the app does it while the user types)."""
         _ = self.embedder.model

@@ -5,7 +5,19 @@ Any server speaking the OpenAI chat API works: llama.cpp's `llama-server`
 `--interrupt_requests False`, or a second question cuts off the first), vLLM.
 Several can be given: questions go to them in turn, and one that cannot be
 reached is skipped (and tried again a little later), so a GPU box going down
-costs its share of the questions nothing but a retry.
+costs its share of the questions nothing but a retry.  The requests of one
+answer (the gateway writes each answer in a thread of its own) stay on the
+server the answer began on, where its prompt is cached: a request whose
+conversation begins as the thread's previous one did goes where that one went.
+
+`describe` reads what each server is: llama-server's `/props` gives its
+slots and the context of each, and the gateway hands out as many answers at
+once as the servers have slots; any other server counts as one slot.
+llama-server's prompt cache means an answer's requests on one prompt (the
+refusal's first-token probabilities, the draft, the check of the quote)
+evaluate the prompt once: each later one finds the earlier one's tokens in
+its slot.  What it evaluated, it says in each reply's `timings`
+(`evaluated_tokens`); a server that does not say leaves it None.
 
 What the answerer needs of a model beyond streaming, it gets from the API:
 the first token's probabilities (`logprobs`, `top_logprobs`), each written
@@ -22,6 +34,7 @@ import re
 import threading
 import time
 from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 from pathlib import PurePath
 
 from copilot.core.errors import Unavailable
@@ -31,6 +44,21 @@ from copilot.core.streams import cut_on
 RETRY_DOWN_S = 30.0  # a server that failed is left alone this long before it is tried again
 TOP = 20  # first-token alternatives read for `opening_probability`
 QUANT = re.compile(r"(?i)(?:^|[-_.])(i?q\d_[a-z0-9_]+?|f16|bf16|f32)(?:\.gguf)?$")
+
+
+@dataclass(frozen=True)
+class ModelServer:
+    """One model server as it describes itself: what it is, how many answers it writes at once
+    (its slots), and the context each of them has (None where it does not say)."""
+
+    url: str
+    kind: str  # "llama-server", "llama_cpp.server", or "OpenAI-compatible" (vLLM and the like)
+    slots: int
+    context: int | None
+
+    def line(self) -> str:
+        context = f", {self.context} tokens of context each" if self.context else ""
+        return f"{self.url}: {self.kind}, {self.slots} slot{'s' if self.slots != 1 else ''}{context}"
 
 
 class Endpoints:
@@ -44,11 +72,17 @@ class Endpoints:
         self._down: dict[str, float] = {}
         self._lock = threading.Lock()
 
-    def order(self) -> list[str]:
-        """Every server, the next one in turn first and those down lately last."""
+    def order(self, first: str | None = None) -> list[str]:
+        """Every server, `first` (the one this answer began on: its prompt is cached there) or else
+        the next one in turn leading, and those down lately last."""
         with self._lock:
-            start, self._next = self._next, (self._next + 1) % len(self.urls)
+            start = self._next
+            if first not in self.urls:  # a new answer: the next server's turn
+                self._next = (self._next + 1) % len(self.urls)
         turn = [self.urls[(start + i) % len(self.urls)] for i in range(len(self.urls))]
+        if first in turn:
+            turn.remove(first)
+            turn.insert(0, first)
         now = time.monotonic()
         return sorted(turn, key=lambda u: self._down.get(u, 0.0) > now)
 
@@ -75,8 +109,54 @@ class EndpointGenerator:
         self._counts: dict[str, int] = {}
         self._firsts: dict[str, int] = {}  # text → its first token, for `avoid` (the same few each answer)
         self._tokenizer: dict[str, tuple[str, str]] = {}  # server → (path, field) of its tokenize call
+        self._last = threading.local()  # the gateway writes several answers at once, one per thread
         self.model_id = self._call(lambda url: self._get(url, "/v1/models")["data"][0]["id"])
-        self.last_prompt_tokens = self.last_completion_tokens = 0
+
+    @property
+    def last_prompt_tokens(self) -> int:
+        """The prompt's tokens in this thread's latest reply."""
+        return getattr(self._last, "prompt", 0)
+
+    @property
+    def last_completion_tokens(self) -> int:
+        return getattr(self._last, "completion", 0)
+
+    @property
+    def evaluated_tokens(self) -> int | None:
+        """The prompt tokens the servers evaluated (not found in their cache) for this thread's
+        requests since `count_evaluated` began, by their own timings; None if one did not say."""
+        return getattr(self._last, "evaluated", None)
+
+    def count_evaluated(self) -> None:
+        """Begin counting, for this thread, the prompt tokens its next requests make servers evaluate."""
+        self._last.evaluated = 0
+
+    @property
+    def slots(self) -> int:
+        """How many answers the servers write at once, all together (one that is down counts one)."""
+        total = 0
+        for url in self.endpoints.urls:
+            try:
+                total += self.describe(url).slots
+            except Unavailable:
+                total += 1
+        return max(1, total)
+
+    def describe(self, url: str) -> ModelServer:
+        """The model server at `url` as it says it is (`Unavailable` if it does not answer)."""
+        import httpx
+
+        try:
+            props = self._http.get(url + "/props", timeout=10)
+            if props.status_code == 200 and "total_slots" in (data := props.json()):
+                context = (data.get("default_generation_settings") or {}).get("n_ctx")
+                return ModelServer(url, "llama-server", int(data["total_slots"]), context)
+            model = self._get(url, "/v1/models")["data"][0]
+        except (httpx.HTTPError, ValueError, KeyError, IndexError, TypeError) as exc:
+            raise Unavailable(f"the model server {url} does not answer: {type(exc).__name__}: {exc}") from None
+        if model.get("owned_by") == "me":  # what llama_cpp.server says of every model
+            return ModelServer(url, "llama_cpp.server", 1, None)
+        return ModelServer(url, "OpenAI-compatible", 1, model.get("max_model_len"))  # vLLM says its context
 
     @property
     def name(self) -> str:
@@ -122,7 +202,8 @@ class EndpointGenerator:
         if cancel is not None and cancel.is_set():
             return []
         body = self._body(messages, 1) | {"logprobs": True, "top_logprobs": TOP}
-        reply = self._call(lambda url: self._post(url, "/v1/chat/completions", body))
+        reply = self._call(lambda url: self._post(url, "/v1/chat/completions", body), body)
+        self._evaluated(reply)
         content = (reply["choices"][0].get("logprobs") or {}).get("content") or []
         return content[0].get("top_logprobs", []) if content else []
 
@@ -148,19 +229,20 @@ class EndpointGenerator:
     def _reply(self, body: dict, cancel: threading.Event | None, stop: Sequence[str],
                avoid: Sequence[str]) -> Iterator[tuple[str, list[float]]]:
         """(text, its tokens' log probabilities) of each piece, from the first server that answers."""
-        body = body | {"stream": True}
+        body = body | {"stream": True, "stream_options": {"include_usage": True}}  # the prompt's tokens
         if stop:
             body["stop"] = list(stop)
         if avoid:
             body["logit_bias"] = {str(self._first_token(o)): -100 for o in avoid if o}
-        self.last_prompt_tokens = self.last_completion_tokens = 0
-        for url in self.endpoints.order():
+        self._last.prompt = self._last.completion = 0
+        for url in self._order(body):
             started = False
             try:
                 for piece in self._stream(url, body, cancel):
                     started = True
                     yield piece
                 self.endpoints.worked(url)
+                self._went(url, body)
                 return
             except Unavailable:
                 self.endpoints.failed(url)
@@ -177,13 +259,16 @@ class EndpointGenerator:
     # The API ----------------------------------------------------------------------------
 
     def _body(self, messages: Sequence[dict[str, str]], max_tokens: int) -> dict:
+        # No repetition penalty, as in process (llama_cpp.server's default is 1.1; others ignore it):
+        # a greedy answer through any server is the laptop's, token for token.
         return {"model": self.model_id, "messages": list(messages),
-                "max_tokens": max_tokens, "temperature": self.temperature}
+                "max_tokens": max_tokens, "temperature": self.temperature, "repeat_penalty": 1.0}
 
     def _stream(self, url: str, body: dict, cancel: threading.Event | None) -> Iterator[tuple[str, list[float]]]:
         import httpx
 
         done = threading.Event()
+        last: dict = {}  # the reply's usage, and what the server evaluated for it (its last chunk)
         try:
             with self._http.stream("POST", url + "/v1/chat/completions", json=body) as response:
                 if response.status_code != 200:
@@ -199,15 +284,17 @@ class EndpointGenerator:
                         continue
                     data = line[5:].strip()
                     if data == "[DONE]":
+                        self._evaluated(last)
                         return
                     chunk = json.loads(data)
                     usage = chunk.get("usage") or {}
-                    self.last_prompt_tokens = usage.get("prompt_tokens", self.last_prompt_tokens)
+                    self._last.prompt = usage.get("prompt_tokens", self._last.prompt)
+                    last = {"usage": usage, "timings": chunk.get("timings")} if usage else last
                     choices = chunk.get("choices") or [{}]
                     text = (choices[0].get("delta") or {}).get("content")
                     scored = ((choices[0].get("logprobs") or {}).get("content")) or []
                     if text:
-                        self.last_completion_tokens += max(1, len(scored))
+                        self._last.completion += max(1, len(scored))
                         yield text, [t["logprob"] for t in scored if t.get("logprob") is not None]
         except (httpx.HTTPError, httpx.StreamError, ValueError, KeyError) as exc:
             if cancel is not None and cancel.is_set():
@@ -216,12 +303,13 @@ class EndpointGenerator:
         finally:
             done.set()
 
-    def _call(self, ask):
-        """`ask(url)` of each server in turn until one answers; `Unavailable` if none does."""
+    def _call(self, ask, body: dict | None = None):
+        """`ask(url)` of each server in turn (for a request with `body`, the one its conversation
+        went to first) until one answers; `Unavailable` if none does."""
         import httpx
 
         errors = []
-        for url in self.endpoints.order():
+        for url in self._order(body):
             try:
                 result = ask(url)
             except (httpx.HTTPError, ValueError, KeyError, IndexError) as exc:
@@ -229,8 +317,30 @@ class EndpointGenerator:
                 errors.append(f"{url}: {type(exc).__name__}: {exc}")
                 continue
             self.endpoints.worked(url)
+            self._went(url, body)
             return result
         raise Unavailable("no model server answered (" + "; ".join(errors) + ")")
+
+    def _order(self, body: dict | None) -> list[str]:
+        """The servers to try for `body`: the one this thread's previous request went to first if
+        this one's conversation begins as that one's did (the prompt is cached there)."""
+        same = body is not None and _opening(body) == getattr(self._last, "opening", None)
+        return self.endpoints.order(getattr(self._last, "url", None) if same else None)
+
+    def _went(self, url: str, body: dict | None) -> None:
+        if body is not None:
+            self._last.url, self._last.opening = url, _opening(body)
+
+    def _evaluated(self, reply: dict) -> None:
+        """Add the prompt tokens a reply says the server evaluated (llama-server's `timings`) to
+        this thread's count; a reply without them makes the count unknown."""
+        if getattr(self._last, "evaluated", None) is None:
+            return
+        timings = reply.get("timings")
+        if isinstance(timings, dict) and isinstance(timings.get("prompt_n"), int):
+            self._last.evaluated += timings["prompt_n"]
+        else:  # a server that does not say (llama_cpp.server, vLLM)
+            self._last.evaluated = None
 
     def _get(self, url: str, path: str) -> dict:
         response = self._http.get(url + path)
@@ -257,3 +367,9 @@ class EndpointGenerator:
             raise ValueError(f"{url} has no tokenize call (/tokenize or /extras/tokenize)")
         path, field = self._tokenizer[url]
         return self._post(url, path, {field: text, "model": self.model_id})["tokens"]
+
+
+def _opening(body: dict) -> int:
+    """What identifies a request's conversation: its first two messages (the instructions and the
+    evidence, or the first turn), which every later request of the same answer repeats."""
+    return hash(json.dumps(body.get("messages", [])[:2], sort_keys=True))

@@ -46,10 +46,10 @@ class Gateway:
     """One engine, its model queue and the policy, shared by every connection."""
 
     def __init__(self, engine, config: Config, log=sys.stderr,
-                 reader_of: Callable[[Person], Reader] | None = None):
+                 reader_of: Callable[[Person], Reader] | None = None, slots: int = 1):
         self.engine, self.config, self.log = engine, config, log
         self._reader_of = reader_of
-        self.queue = FairQueue(max(1, len(config.endpoints)), config.queue_limit)
+        self.queue = FairQueue(slots, config.queue_limit)  # answers at once: the model servers' slots
         self.reviews = ReviewDesk(engine, config)
         self.servers: list[socketserver.BaseServer] = []
         self._calls, self._last_call = 0, time.monotonic()

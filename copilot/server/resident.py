@@ -46,7 +46,8 @@ def serve(config: Config, key: str, log=sys.stderr) -> None:
 
     resident = Resident.named(config, key)  # the socket its starter waits on
     resident.private_folder()
-    gateway = Gateway(engine, config, log, reader_of=lambda _person: engine.local_reader())
+    gateway = Gateway(engine, config, log, reader_of=lambda _person: engine.local_reader(),
+                      slots=engine.slots)
     gateway.listen((f"unix:{resident.socket}",), private=True)
     about = {"pid": os.getpid(), "model": f"{state.name} ({state.quant})", "home": str(config.home),
              "keep_alive": config.keep_alive, "started": time.time(), "socket": str(resident.socket),

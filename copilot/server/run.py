@@ -24,10 +24,11 @@ def run(config: Config, echo: Callable[[str], None]) -> None:
     faulthandler.register(signal.SIGUSR1, all_threads=True)  # `kill -USR1` writes every thread's stack to the log
     engine = local_engine(config)
     state = engine.load_models()
-    gateway = Gateway(engine, config)
+    slots = engine.slots
+    gateway = Gateway(engine, config, slots=slots)
     opened = gateway.listen(config.listeners)
     echo(f"serving {state.name} ({state.quant}) on {', '.join(opened)}; "
-         f"{len(config.endpoints) or 1} model slot(s), queue of {config.queue_limit}")
+         f"{slots} model slot{'s' if slots != 1 else ''}, queue of {config.queue_limit}")
     if threading.current_thread() is threading.main_thread():
         signal.signal(signal.SIGTERM, lambda *_: threading.Thread(target=gateway.shutdown).start())
     try:
@@ -53,10 +54,11 @@ def check_report(config: Config, echo: Callable[[str], None]) -> bool:
         line(False, "index", f"{config.chroma_url or 'the index'}: {type(exc).__name__}: {exc}")
     try:
         state = engine.load_models()
-        line(True, "model", f"{state.name} ({state.quant}) from "
-             + (", ".join(config.endpoints) if config.endpoints else "this process"))
+        line(True, "model", f"{state.name} ({state.quant})")
     except Exception as exc:
         line(False, "model", f"{type(exc).__name__}: {exc}")
+    else:
+        _model_servers(config, engine, line)
     try:
         tables(config.policy_path)  # read as every request will read it
         line(True, "policy", str(config.policy_path))
@@ -74,3 +76,23 @@ def check_report(config: Config, echo: Callable[[str], None]) -> bool:
     except Exception as exc:
         line(False, "manifest", f"{type(exc).__name__}: {exc}")
     return line.ok
+
+
+def _model_servers(config: Config, engine, line: Checks) -> None:
+    """Which model server each endpoint is, its slots and its context per slot: a slot with less
+    context than the prompts are fitted to (`context_window`) would cut every long one short."""
+    from copilot.core.errors import Unavailable
+
+    if not config.endpoints:
+        line(True, "model server", f"this process, 1 slot, {config.context_window} tokens of context")
+        return
+    for url in config.endpoints:
+        try:
+            server = engine.generator.describe(url)
+        except Unavailable as exc:
+            line(False, "model server", str(exc))
+            continue
+        short = server.context is not None and server.context < config.context_window
+        line(not short, "model server", server.line() + (
+            f": less than context_window = {config.context_window}; give each slot that much "
+            f"(llama-server --ctx-size = slots x {config.context_window})" if short else ""))

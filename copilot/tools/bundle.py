@@ -30,6 +30,7 @@ from pathlib import Path
 
 from copilot.core.errors import CopilotError
 from copilot.core.hashing import ProgressFn, sha256_of
+from copilot.llama.server import llama_server_folder
 
 PROJECT = "firm-copilot"
 LLAMA = "llama-cpp-python"
@@ -183,6 +184,10 @@ def build(out_dir: Path, models: list[Path], export_cache: Path, llama: Path | N
             for model in models:
                 say(f"adding {model.name}")
                 shutil.copy2(model, stage / "models" / model.name)
+        server = llama_server_folder()
+        if server is not None:  # the firm's model server, built by scripts/setup.sh beside the wheel
+            say("adding llama-server (the default model server of `copilot serve`)")
+            shutil.copytree(server, stage / "llama-server", symlinks=True)
         no_deps = [w.name for w in sorted(wheels.glob("*.whl")) if canonicalize_name(_dist_of(w)) in NO_DEPS]
         _write_installer(stage, version, cmake_args, bool(models), oldest, no_deps)
         files = sorted(p for p in stage.rglob("*") if p.is_file())

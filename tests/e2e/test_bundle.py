@@ -111,6 +111,10 @@ def test_the_bundle_holds_wheels_for_each_python_the_export_models_installer_and
     listed = {line.split("  ", 1)[1] for line in (unpacked / "SHA256SUMS").read_text().splitlines()}
     present = {str(p.relative_to(unpacked)) for p in unpacked.rglob("*") if p.is_file()} - {"SHA256SUMS"}
     assert listed == present
+    # The firm's model server, with the wheel's CPU kernels beside it (AMX's left out, as in the wheel).
+    assert (unpacked / "llama-server" / "llama-server").is_file()
+    kernels = {p.name for p in (unpacked / "llama-server").glob("libggml-cpu-*.so")}
+    assert "libggml-cpu-haswell.so" in kernels and "libggml-cpu-sapphirerapids.so" not in kernels
     info = (unpacked / "BUILD-INFO").read_text()
     assert "PYTHONS='3.11.0 3.12.0'" in info and "MODELS='yes'" in info  # resolved for each series' first release
 
@@ -176,6 +180,10 @@ def test_it_installs_on_stock_python_indexes_and_answers_with_no_network_and_a_r
     assert subprocess.run([venv_python, "-c", "import torch"], capture_output=True).returncode != 0
     assert f"ONNX export: {prefix}/venv/share/firm-copilot/embedders/" in out.stdout
     assert re.search(r"llama.cpp: portable build; on this CPU: \w+ kernels, the best for this CPU", out.stdout)
+    # llama-server runs from the install: its libraries are found beside it, not in this checkout.
+    served = subprocess.run([str(prefix / "venv" / "bin" / "llama-server"), "--version"], capture_output=True,
+                            text=True, timeout=60, env={"PATH": "/usr/bin:/bin"})
+    assert served.returncode == 0 and "version" in (served.stdout + served.stderr), served.stderr[-2000:]
     copilot = str(prefix / "bin" / "copilot")
     # The installed copy runs from its own venv, not this checkout.
     assert str(ROOT) not in (prefix / "venv" / "bin" / "copilot").read_text()

@@ -1,7 +1,8 @@
 """`copilot serve`: one index and one model for the firm, walls and audit kept on the server.
 
-Real servers on loopback: `chroma run` holds the vectors, `python -m
-llama_cpp.server` serves the tiny model, `copilot serve` is the gateway
+Real servers on loopback: `chroma run` holds the vectors, llama.cpp's
+`llama-server` serves the tiny model on two slots (the fallback,
+llama_cpp.server, is tested in test_model_servers), `copilot serve` is the gateway
 (a Unix socket and mutual TLS).  Identities come from the platform: two
 client certificates from a test CA (alice, bob), and two OS accounts on the
 socket (nobody, daemon) in forked clients that drop to those uids.
@@ -32,8 +33,10 @@ from copilot.core.answers import ACCEPTED, CORRECTED, SignOff
 from copilot.core.config import Config
 from copilot.core.errors import AccessDenied, CopilotError, Unavailable
 from copilot.engine.remote import RemoteEngine
+from copilot.llama.server import LLAMA_SERVER, command
 
 ROOT = Path(__file__).resolve().parents[2]
+SLOTS, SLOT_CONTEXT = 2, 2048  # the model server's: two answers at once, each with 2048 tokens
 BIN = Path(sys.executable).parent
 SECRET = "The acquisition price for Project Falcon is forty-two million euros, payable in two tranches."
 FALCON = "What is the acquisition price for Project Falcon?"
@@ -130,7 +133,7 @@ def firm(tmp_path_factory, tiny_model):
     os.chmod(run_dir, 0o755)
     socket_path = run_dir / "copilot.sock"
     (home / "config.toml").write_text(
-        f'model = "{tiny_model}"\nmax_tokens = 12\nguard = "fail"\n'
+        f'model = "{tiny_model}"\nmax_tokens = 12\nguard = "fail"\ncontext_window = {SLOT_CONTEXT}\n'
         f'chroma_url = "http://127.0.0.1:{chroma_port}"\n'
         f'model_endpoints = "http://127.0.0.1:{model_port}"\n'
         f'listen = "unix:{socket_path},https://127.0.0.1:{tls_port}"\n'
@@ -168,8 +171,7 @@ def firm(tmp_path_factory, tiny_model):
 
 
 def _model_server(model: Path, port: int) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, "-m", "copilot.server.model", "--model", str(model), "--host", "127.0.0.1",
-                             "--port", str(port), "--interrupt_requests", "False", "--n_ctx", "2048"],
+    return subprocess.Popen(command(LLAMA_SERVER, model, port, slots=SLOTS, context=SLOT_CONTEXT),
                             stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
 
 
@@ -579,8 +581,11 @@ def test_serve_check_names_each_thing_the_server_stands_on(firm) -> None:
                           text=True, timeout=120)
     assert done.returncode == 0, done.stdout + done.stderr
     lines = done.stdout.splitlines()
-    assert [line.split()[1] for line in lines] == ["listen", "index", "model", "policy", "audit", "manifest"]
+    assert [line.split()[1] for line in lines] == ["listen", "index", "model", "model", "policy", "audit",
+                                                    "manifest"]
     assert all(line.startswith("ok") for line in lines)
+    served = next(line for line in lines if line.split()[1:3] == ["model", "server"])
+    assert f"127.0.0.1:{firm['model_port']}: llama-server, 2 slots, 2048 tokens of context each" in served
     assert "chain intact" in done.stdout and firm["chroma_url"] in done.stdout
 
 

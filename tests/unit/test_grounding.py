@@ -67,3 +67,30 @@ def test_report_says_one_line_when_all_is_well_and_lists_sentences_otherwise() -
     draft, _ = check("Disputes go to Paris.", [LAW])
     assert report(draft, False)[1] == "  ⚠ Disputes go to Paris."
     assert report((), True) == []
+
+
+def test_content_words_are_the_same_from_many_threads_at_once() -> None:
+    """A server writes answers on several model slots at once: a stemmer shared between threads
+    garbled words (and raised IndexError) mid-answer."""
+    import threading
+
+    from copilot.answer.grounding import content_words
+
+    texts = [f"The licensee's obligations regarding confidentiality, indemnification and termination "
+             f"survive for {n} years after the effective date of the agreement" for n in range(200)]
+    expected = [content_words(t) for t in texts]
+    got: dict[int, list] = {}
+    errors: list[BaseException] = []
+
+    def stem(i: int) -> None:
+        try:
+            got[i] = [content_words(t) for t in texts for _ in range(5)][::5]
+        except BaseException as exc:  # noqa: BLE001 - any failure in a thread is the finding
+            errors.append(exc)
+
+    threads = [threading.Thread(target=stem, args=(i,)) for i in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors and all(words == expected for words in got.values())

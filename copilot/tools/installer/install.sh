@@ -86,6 +86,15 @@ for export in "$HERE"/embedders/*/*; do
   mkdir -p "$(dirname "$target")"
   cmp -s "$export" "$target" 2>/dev/null || { cp "$export" "$target.part" && mv "$target.part" "$target"; }
 done
+if [[ -x $HERE/llama-server/llama-server ]]; then
+  # llama.cpp's model server for `copilot serve` (deploy/copilot-model.service), swapped in whole.
+  mkdir -p "$PREFIX/venv/libexec"
+  rm -rf "$PREFIX/venv/libexec/llama-server.new"
+  cp -a "$HERE/llama-server" "$PREFIX/venv/libexec/llama-server.new"
+  rm -rf "$PREFIX/venv/libexec/llama-server"
+  mv "$PREFIX/venv/libexec/llama-server.new" "$PREFIX/venv/libexec/llama-server"
+  ln -sfn ../libexec/llama-server/llama-server "$PREFIX/venv/bin/llama-server"
+fi
 if [[ ${LLAMA_GPU:-} == CUDA ]]; then
   # The CUDA kernels load only where the driver and the CUDA runtime's cuBLAS are on the library path.
   libs=$(ldconfig -p 2>/dev/null || true)
