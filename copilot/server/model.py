@@ -1,4 +1,5 @@
-"""`python -m copilot.server.model [llama_cpp.server's options]`: a model server for `copilot serve`.
+"""`python -m copilot.server.model [llama_cpp.server's options]`: the fallback model server for
+`copilot serve` (one answer at a time; the default is llama.cpp's llama-server, copilot.llama.server).
 
 llama-cpp-python's OpenAI-compatible server, started once llama.cpp's CPU
 kernels for this CPU and a GPU build's GPU backend are loaded
