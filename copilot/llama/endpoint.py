@@ -40,6 +40,7 @@ from pathlib import PurePath
 from copilot.core.errors import Unavailable
 from copilot.core.protocols import Completion, TokenFn
 from copilot.core.streams import cut_on
+from copilot.llama.server import LLAMA_CPP_SERVER, LLAMA_SERVER
 
 RETRY_DOWN_S = 30.0  # a server that failed is left alone this long before it is tried again
 TOP = 20  # first-token alternatives read for `opening_probability`
@@ -52,7 +53,7 @@ class ModelServer:
     (its slots), and the context each of them has (None where it does not say)."""
 
     url: str
-    kind: str  # "llama-server", "llama_cpp.server", or "OpenAI-compatible" (vLLM and the like)
+    kind: str  # LLAMA_SERVER, LLAMA_CPP_SERVER, or "OpenAI-compatible" (vLLM and the like)
     slots: int
     context: int | None
 
@@ -150,12 +151,12 @@ class EndpointGenerator:
             props = self._http.get(url + "/props", timeout=10)
             if props.status_code == 200 and "total_slots" in (data := props.json()):
                 context = (data.get("default_generation_settings") or {}).get("n_ctx")
-                return ModelServer(url, "llama-server", int(data["total_slots"]), context)
+                return ModelServer(url, LLAMA_SERVER, int(data["total_slots"]), context)
             model = self._get(url, "/v1/models")["data"][0]
         except (httpx.HTTPError, ValueError, KeyError, IndexError, TypeError) as exc:
             raise Unavailable(f"the model server {url} does not answer: {type(exc).__name__}: {exc}") from None
         if model.get("owned_by") == "me":  # what llama_cpp.server says of every model
-            return ModelServer(url, "llama_cpp.server", 1, None)
+            return ModelServer(url, LLAMA_CPP_SERVER, 1, None)
         return ModelServer(url, "OpenAI-compatible", 1, model.get("max_model_len"))  # vLLM says its context
 
     @property
