@@ -141,7 +141,10 @@ class ScriptedGenerator:
         return [0.9 if o == pick else rest for o in openings]
 
     def complete(self, messages, max_tokens: int, cancel=None, stop=(), avoid=(), on_piece=None,
-                 logprobs=True) -> Completion:
+                 logprobs=True, opening=()) -> Completion:
+        first = self.opening_probability(messages, opening, cancel) if opening else None
+        if cancel is not None and cancel.is_set():  # as llama.cpp: Esc while the prompt is read
+            return Completion("", cancelled=True, opening=first)
         words = []
         for w in self.stream(messages, max_tokens, cancel, stop, avoid):
             if cancel is not None and cancel.is_set():
@@ -150,7 +153,7 @@ class ScriptedGenerator:
             if on_piece is not None:
                 on_piece(w)
         return Completion("".join(words), tuple(self.logprob for _ in words), self.last_prompt_tokens,
-                          len(words), cancel is not None and cancel.is_set())
+                          len(words), cancel is not None and cancel.is_set(), opening=first)
 
     def stream(self, messages, max_tokens: int, cancel=None, stop=(), avoid=()) -> Iterator[str]:
         reply = self._next()

@@ -193,7 +193,6 @@ class Answerer:
         if self.settings.decision == CHOICE:
             return self._by_choice(search if rewritten else question, search, found, brief, done, on_token,
                                    cancel, timed)
-        refusal = gen.opening_probability(brief.messages, [prompt.REFUSAL], cancel)
         calibration = confidence.calibration_for(gen.name)
         calibrated = calibration is not None
         # A calibrated model always drafts, and its draft is held until judged (its doubt is
@@ -211,9 +210,11 @@ class Answerer:
                    else set(calibration.features if calibrated else ()))
         draft = None
         if not (cancel is not None and cancel.is_set()):
+            # The model's own leaning to refuse is read off the same evaluation of the prompt.
             draft = gen.complete(brief.messages, brief.max_tokens, cancel, stop=("\n",), avoid=avoid,
                                  on_piece=None if calibrated else stream,
-                                 logprobs=bool(weighed & {"answer logprob", "least logprob"}))
+                                 logprobs=bool(weighed & {"answer logprob", "least logprob"}),
+                                 opening=(prompt.REFUSAL,))
         say = (lambda _t: None) if streamed else on_token  # a streamed reply has been said
         if cancel is not None and cancel.is_set():
             partial = printable(draft.text).strip() if draft else ""
@@ -228,7 +229,7 @@ class Answerer:
             # Nothing it says is in the evidence: that is "not found", with the draft shown flagged.
             say(NOT_FOUND)
             return timed(replace(done, claims=claims, reason=UNSUPPORTED, draft=text), draft)
-        signals = self._signals(brief, refusal, draft, claims, quotes, search, cancel,
+        signals = self._signals(brief, draft.opening or 0.0, draft, claims, quotes, search, cancel,
                                 verify="verified logit" in weighed)
         judged = confidence.judge(signals, gen.name, self.settings.min_confidence)
         if cancel is not None and cancel.is_set():

@@ -20,7 +20,9 @@ class Completion:
 
     `logprobs` is the natural log of the probability of each token written,
     as the model scored it; `cancelled` says the reply was cut short by the
-    caller.
+    caller; `opening` is the probability, asked for with `complete(opening=...)`,
+    that the reply left free (before `avoid`) would have begun with one of
+    those openings.
     """
 
     text: str
@@ -29,6 +31,7 @@ class Completion:
     completion_tokens: int = 0
     cancelled: bool = False
     tokens_per_s: float | None = None  # generation speed, from the first token to the last
+    opening: float | None = None
 
     @classmethod
     def collect(cls, pieces: Iterable[tuple[str, Sequence[float]]], on_piece: TokenFn | None,
@@ -79,11 +82,13 @@ class Generator(Protocol):
     def complete(
         self, messages: Sequence[dict[str, str]], max_tokens: int, cancel: Event | None = None,
         stop: Sequence[str] = (), avoid: Sequence[str] = (), on_piece: TokenFn | None = None,
-        logprobs: bool = True,
+        logprobs: bool = True, opening: Sequence[str] = (),
     ) -> Completion:
         """The whole reply, as `stream` would write it, with each token's log probability (if
         `logprobs`: a model server may take long over them); `on_piece` gets each piece of
-        text as it is written."""
+        text as it is written.  With `opening`, the reply's `opening` is what
+        `opening_probability(messages, opening)` would say, from the same evaluation of the
+        prompt where the model can give it (one request to a model server, not two)."""
         ...
 
     def opening_probability(

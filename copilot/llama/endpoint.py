@@ -13,10 +13,13 @@ conversation begins as the thread's previous one did goes where that one went.
 `describe` reads what each server is: llama-server's `/props` gives its
 slots and the context of each, and the gateway hands out as many answers at
 once as the servers have slots; any other server counts as one slot.
-llama-server's prompt cache means an answer's requests on one prompt (the
-refusal's first-token probabilities, the draft, the check of the quote)
-evaluate the prompt once: each later one finds the earlier one's tokens in
-its slot.  What it evaluated, it says in each reply's `timings`
+An answer evaluates its prompt once.  Through llama-server the refusal's
+first-token probabilities come with the draft itself (`complete(opening=...)`:
+its `top_logprobs` are the model's own, before `logit_bias`), and the check of
+the quote finds the draft's tokens in the slot's prompt cache; any other
+server is asked for the probabilities in a request of their own, on the same
+server, whose prompt the draft then finds cached where the server caches.
+What llama-server evaluated, it says in each reply's `timings`
 (`evaluated_tokens`); a server that does not say leaves it None.
 
 What the answerer needs of a model beyond streaming, it gets from the API:
@@ -34,7 +37,7 @@ import re
 import threading
 import time
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import PurePath
 
 from copilot.core.errors import Unavailable
@@ -110,6 +113,7 @@ class EndpointGenerator:
         self._counts: dict[str, int] = {}
         self._firsts: dict[str, int] = {}  # text → its first token, for `avoid` (the same few each answer)
         self._tokenizer: dict[str, tuple[str, str]] = {}  # server → (path, field) of its tokenize call
+        self._kinds: dict[str, str] = {}  # server → what it is (`describe`), for `complete(opening=...)`
         self._last = threading.local()  # the gateway writes several answers at once, one per thread
         self.model_id = self._call(lambda url: self._get(url, "/v1/models")["data"][0]["id"])
 
@@ -186,24 +190,31 @@ class EndpointGenerator:
                             cancel: threading.Event | None = None) -> float:
         """The probability that the reply begins with one of `openings`, from the first
         token's `top_logprobs` (the alternatives outside the top 20 are too unlikely to count)."""
-        return float(sum(math.exp(alt["logprob"]) for alt in self._first_alternatives(messages, cancel)
-                         if alt["token"].strip() and any(o.startswith(alt["token"]) for o in openings)))
+        return _share(self._first_alternatives(messages, cancel), openings)
 
     def opening_probabilities(self, messages: Sequence[dict[str, str]], openings: Sequence[str],
                               cancel: threading.Event | None = None) -> list[float]:
         """The probability of each of `openings` as the reply's first token, from that token's
         `top_logprobs` in one request (an opening outside the top 20 counts as 0)."""
         alternatives = self._first_alternatives(messages, cancel)
-        return [float(sum(math.exp(alt["logprob"]) for alt in alternatives
-                          if alt["token"].strip() and o.startswith(alt["token"])))
-                for o in openings]
+        return [_share(alternatives, [o]) for o in openings]
 
-    def _first_alternatives(self, messages: Sequence[dict[str, str]], cancel: threading.Event | None) -> list:
-        """The reply's first token's `top_logprobs` (none if cancelled or the server gives none)."""
+    def _first_alternatives(self, messages: Sequence[dict[str, str]], cancel: threading.Event | None,
+                            url: str | None = None) -> list:
+        """The reply's first token's `top_logprobs` (none if cancelled or the server gives none),
+        from `url` or else the servers in turn."""
         if cancel is not None and cancel.is_set():
             return []
         body = self._body(messages, 1) | {"logprobs": True, "top_logprobs": TOP}
-        reply = self._call(lambda url: self._post(url, "/v1/chat/completions", body), body)
+        if url is None:
+            reply = self._call(lambda url: self._post(url, "/v1/chat/completions", body), body)
+        else:
+            import httpx
+
+            try:
+                reply = self._post(url, "/v1/chat/completions", body)
+            except (httpx.HTTPError, ValueError) as exc:
+                raise Unavailable(f"the model server {url} failed: {type(exc).__name__}: {exc}") from None
         self._evaluated(reply)
         content = (reply["choices"][0].get("logprobs") or {}).get("content") or []
         return content[0].get("top_logprobs", []) if content else []
@@ -219,17 +230,23 @@ class EndpointGenerator:
     def complete(self, messages: Sequence[dict[str, str]], max_tokens: int,
                  cancel: threading.Event | None = None, stop: Sequence[str] = (),
                  avoid: Sequence[str] = (), on_piece: TokenFn | None = None,
-                 logprobs: bool = True) -> Completion:
+                 logprobs: bool = True, opening: Sequence[str] = ()) -> Completion:
         """The whole reply with each token's log probability (`logprobs`, if asked for: the
         llama-cpp-python server sorts the whole vocabulary for each token, slow on a CPU), as
-        `stream` writes it; `on_piece` gets each piece of text as it comes."""
+        `stream` writes it; `on_piece` gets each piece of text as it comes.  `opening`'s
+        probability comes from the reply's own first token where the server is llama-server
+        (its `top_logprobs` are the model's, before `logit_bias`: one request), and from a
+        request of its own, on the same server just before, where it is any other."""
         body = self._body(messages, max_tokens) | ({"logprobs": True, "top_logprobs": 1} if logprobs else {})
-        return Completion.collect(self._reply(body, cancel, stop, avoid), on_piece,
-                                  lambda: (self.last_prompt_tokens, self.last_completion_tokens), cancel)
+        self._last.first = None
+        reply = Completion.collect(self._reply(body, cancel, stop, avoid, opening), on_piece,
+                                   lambda: (self.last_prompt_tokens, self.last_completion_tokens), cancel)
+        return replace(reply, opening=_share(self._last.first or [], opening)) if opening else reply
 
     def _reply(self, body: dict, cancel: threading.Event | None, stop: Sequence[str],
-               avoid: Sequence[str]) -> Iterator[tuple[str, list[float]]]:
-        """(text, its tokens' log probabilities) of each piece, from the first server that answers."""
+               avoid: Sequence[str], opening: Sequence[str] = ()) -> Iterator[tuple[str, list[float]]]:
+        """(text, its tokens' log probabilities) of each piece, from the first server that answers;
+        with `opening`, the first token's alternatives are left in `self._last.first`."""
         body = body | {"stream": True, "stream_options": {"include_usage": True}}  # the prompt's tokens
         if stop:
             body["stop"] = list(stop)
@@ -238,15 +255,22 @@ class EndpointGenerator:
         self._last.prompt = self._last.completion = 0
         for url in self._order(body):
             started = False
+            sent, first = body, None
             try:
-                for piece in self._stream(url, body, cancel):
+                if opening and self._kind(url) == LLAMA_SERVER:
+                    sent, first = body | {"logprobs": True, "top_logprobs": TOP}, []
+                elif opening:
+                    self._last.first = self._first_alternatives(body["messages"], cancel, url)
+                for piece in self._stream(url, sent, cancel, first):
                     started = True
                     yield piece
+                if first is not None:
+                    self._last.first = first[0] if first else []
                 self.endpoints.worked(url)
                 self._went(url, body)
                 return
             except Unavailable:
-                self.endpoints.failed(url)
+                self._failed(url)
                 if started or (cancel is not None and cancel.is_set()):
                     raise  # half an answer cannot be finished by another server
         raise Unavailable(f"no model server answered ({', '.join(self.endpoints.urls)})")
@@ -265,7 +289,9 @@ class EndpointGenerator:
         return {"model": self.model_id, "messages": list(messages),
                 "max_tokens": max_tokens, "temperature": self.temperature, "repeat_penalty": 1.0}
 
-    def _stream(self, url: str, body: dict, cancel: threading.Event | None) -> Iterator[tuple[str, list[float]]]:
+    def _stream(self, url: str, body: dict, cancel: threading.Event | None,
+                first: list | None = None) -> Iterator[tuple[str, list[float]]]:
+        """The reply's pieces from `url`; the first token's `top_logprobs` go into `first`."""
         import httpx
 
         done = threading.Event()
@@ -294,6 +320,8 @@ class EndpointGenerator:
                     choices = chunk.get("choices") or [{}]
                     text = (choices[0].get("delta") or {}).get("content")
                     scored = ((choices[0].get("logprobs") or {}).get("content")) or []
+                    if first is not None and not first and scored:  # the reply's first token
+                        first.append(scored[0].get("top_logprobs") or [])
                     if text:
                         self._last.completion += max(1, len(scored))
                         yield text, [t["logprob"] for t in scored if t.get("logprob") is not None]
@@ -314,7 +342,7 @@ class EndpointGenerator:
             try:
                 result = ask(url)
             except (httpx.HTTPError, ValueError, KeyError, IndexError) as exc:
-                self.endpoints.failed(url)
+                self._failed(url)
                 errors.append(f"{url}: {type(exc).__name__}: {exc}")
                 continue
             self.endpoints.worked(url)
@@ -327,6 +355,19 @@ class EndpointGenerator:
         this one's conversation begins as that one's did (the prompt is cached there)."""
         same = body is not None and _opening(body) == getattr(self._last, "opening", None)
         return self.endpoints.order(getattr(self._last, "url", None) if same else None)
+
+    def _kind(self, url: str) -> str | None:
+        """What the server at `url` is (asked once while it keeps answering; None if it does not)."""
+        if url not in self._kinds:
+            try:
+                self._kinds[url] = self.describe(url).kind
+            except Unavailable:
+                return None
+        return self._kinds[url]
+
+    def _failed(self, url: str) -> None:
+        self.endpoints.failed(url)
+        self._kinds.pop(url, None)  # what answers there next may be another server
 
     def _went(self, url: str, body: dict | None) -> None:
         if body is not None:
@@ -368,6 +409,13 @@ class EndpointGenerator:
             raise ValueError(f"{url} has no tokenize call (/tokenize or /extras/tokenize)")
         path, field = self._tokenizer[url]
         return self._post(url, path, {field: text, "model": self.model_id})["tokens"]
+
+
+def _share(alternatives: Sequence[dict], openings: Sequence[str]) -> float:
+    """The probability, among a first token's `top_logprobs`, of the tokens that begin one of
+    `openings` (a blank token begins nothing)."""
+    return float(sum(math.exp(alt["logprob"]) for alt in alternatives
+                     if alt.get("token", "").strip() and any(o.startswith(alt["token"]) for o in openings)))
 
 
 def _opening(body: dict) -> int:

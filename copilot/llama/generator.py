@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterator, Sequence
+from dataclasses import replace
 from pathlib import Path
 
 from copilot.core.errors import ModelMissing
@@ -139,17 +140,23 @@ class LlamaGenerator:
     def complete(self, messages: Sequence[dict[str, str]], max_tokens: int,
                  cancel: threading.Event | None = None, stop: Sequence[str] = (),
                  avoid: Sequence[str] = (), on_piece: TokenFn | None = None,
-                 logprobs: bool = True) -> Completion:
+                 logprobs: bool = True, opening: Sequence[str] = ()) -> Completion:
         """The whole reply, with the log probability of each token written (as `stream`; here
         they cost nothing, so `logprobs` changes nothing); `on_piece` gets each piece of text
-        as it is written."""
+        as it is written.  `opening`'s probability is read off the scores the reply's first
+        token is chosen from, before `avoid` (one evaluation of the prompt, as llama-server's)."""
+        first: list[float] = []
         with self._lock:
-            return Completion.collect(self._generate(messages, max_tokens, cancel, stop, avoid), on_piece,
-                                      lambda: (self.last_prompt_tokens, self.last_completion_tokens), cancel)
+            reply = Completion.collect(self._generate(messages, max_tokens, cancel, stop, avoid, opening, first),
+                                       on_piece, lambda: (self.last_prompt_tokens, self.last_completion_tokens),
+                                       cancel)
+        return replace(reply, opening=first[0] if first else 0.0) if opening else reply
 
-    def _generate(self, messages, max_tokens: int, cancel, stop: Sequence[str], avoid: Sequence[str]):
+    def _generate(self, messages, max_tokens: int, cancel, stop: Sequence[str], avoid: Sequence[str],
+                  opening: Sequence[str] = (), first: list[float] | None = None):
         """(text, (its log probability,)) of each token of the reply, greedy (or sampled at
-        `temperature`), until an end token, a `stop` string, `max_tokens` or `cancel`.
+        `temperature`), until an end token, a `stop` string, `max_tokens` or `cancel`; the
+        probability of `opening` as the first token goes into `first`.
 
         Decoded here rather than by llama-cpp-python's completion, which gives no
         token probabilities without keeping every position's logits (gigabytes
@@ -174,6 +181,9 @@ class LlamaGenerator:
             if cancel is not None and cancel.is_set():
                 return
             logits = self._logits()
+            if step == 0 and opening and first is not None:
+                chances = np.exp(logits - logits.max())
+                first.append(float(chances[list(self._firsts(opening))].sum() / chances.sum()))
             if step == 0 and banned:
                 logits[banned] = -np.inf
             token = self._choose(logits)

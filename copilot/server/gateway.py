@@ -97,20 +97,24 @@ class Gateway:
         return context
 
     def serve_forever(self) -> None:
-        threads = [threading.Thread(target=s.serve_forever, daemon=True) for s in self.servers]
+        started = list(self.servers)
+        threads = [threading.Thread(target=s.serve_forever, daemon=True) for s in started]
         for t in threads:
             t.start()
         try:
             for t in threads:
                 t.join()
         finally:
-            self.shutdown()
+            # Only those it started and nobody has stopped yet: a server put in their place
+            # meanwhile (on the same socket path) is another's to stop.
+            self.shutdown([s for s in started if s in self.servers])
 
-    def shutdown(self) -> None:
-        for s in self.servers:
+    def shutdown(self, servers: list | None = None) -> None:
+        servers = list(self.servers) if servers is None else servers
+        self.servers = [s for s in self.servers if s not in servers]
+        for s in servers:
             s.shutdown()
             s.server_close()
-        self.servers = []
 
     @contextmanager
     def call(self) -> Iterator[None]:

@@ -131,13 +131,18 @@ def test_through_llama_server_an_answer_evaluates_its_prompt_once(servers, engin
                 {"role": "user", "content": "How long are client matter files kept?"}]
     prompt = generator.count_tokens(messages[0]["content"])
     generator.count_evaluated()
-    generator.opening_probability(messages, ["Not"])
+    draft = generator.complete(messages, 16, opening=["Not"])  # the refusal's probability and the draft
     first = generator.evaluated_tokens
-    draft = generator.complete(messages, 16)
     generator.opening_probability(messages + [{"role": "assistant", "content": draft.text},
                                               {"role": "user", "content": "Is that so? Yes or No."}], ["Yes"])
     assert first is not None and first > prompt  # evaluated once, whole (nothing cached yet)
     assert generator.evaluated_tokens - first < 40  # then only the few new tokens of each later request
+    # The opening read off the draft is the model's own, before its first token is kept out.
+    word = draft.text.split()[0]
+    alone = generator.opening_probability(messages, [word])
+    kept_out = generator.complete(messages, 16, avoid=[word], opening=[word])
+    assert alone > 0 and kept_out.opening == pytest.approx(alone, abs=0.02)
+    assert kept_out.text.split()[:1] != [word]
     fallback = EndpointGenerator([servers[LLAMA_CPP_SERVER][1]], SLOT_CONTEXT)
     fallback.count_evaluated()
     fallback.opening_probability(messages, ["Not"])

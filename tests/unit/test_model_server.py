@@ -106,9 +106,11 @@ class _Servers:
     """Fake OpenAI-compatible servers behind httpx's mock transport: which took each request,
     and replies that say what they evaluated as llama-server's do (`timings.prompt_n`)."""
 
-    def __init__(self, timings: bool = True):
+    def __init__(self, timings: bool = True, kind: str = "llama_cpp.server"):
         self.took: list[str] = []
+        self.bodies: list[dict] = []
         self.timings = timings
+        self.kind = kind
 
     def __call__(self, request):
         import json
@@ -118,13 +120,22 @@ class _Servers:
         host = request.url.host
         if request.url.path == "/v1/models":
             return httpx.Response(200, json={"data": [{"id": "/m/tiny-q4_k_m.gguf", "owned_by": "me"}]})
+        if request.url.path == "/props":
+            if self.kind != "llama-server":
+                return httpx.Response(404)
+            return httpx.Response(200, json={"total_slots": 2, "default_generation_settings": {"n_ctx": 2048}})
         body = json.loads(request.content)
         self.took.append(host)
+        self.bodies.append(body)
         extra = {"timings": {"prompt_n": 7}} if self.timings else {}
         if not body.get("stream"):
             return httpx.Response(200, json={"choices": [{"logprobs": {"content": [{"top_logprobs": [
-                {"token": "Yes", "logprob": -0.1}]}]}}], **extra})
-        chunks = [{"choices": [{"delta": {"content": "Seven years."}}]},
+                {"token": "Yes", "logprob": -0.1}, {"token": "Not", "logprob": -2.5}]}]}}], **extra})
+        # As llama-server writes them: each token's top_logprobs are the model's, before logit_bias.
+        first = {"token": "Seven", "logprob": -0.2, "top_logprobs": [
+            {"token": "Seven", "logprob": -0.2}, {"token": "Not", "logprob": -1.9}, {"token": " ", "logprob": -3.0}]}
+        scored = {"logprobs": {"content": [first]}} if body.get("logprobs") else {}
+        chunks = [{"choices": [{"delta": {"content": "Seven years."}, **scored}]},
                   {"choices": [], "usage": {"prompt_tokens": 50, "completion_tokens": 3}, **extra}]
         text = "".join(f"data: {json.dumps(c)}\n\n" for c in chunks) + "data: [DONE]\n\n"
         return httpx.Response(200, text=text, headers={"content-type": "text/event-stream"})
@@ -170,3 +181,23 @@ def test_the_prompt_tokens_evaluated_are_the_servers_own_count_or_unknown(monkey
     silent.count_evaluated()
     silent.complete(asked, 8)
     assert silent.evaluated_tokens is None  # never a guess
+
+
+def test_llama_server_gives_the_opening_with_the_draft_in_one_request_any_other_server_in_two(monkeypatch) -> None:
+    """The refusal's first-token probability is read off the draft's own first token where the
+    server is llama-server; any other server is asked for it first, on the same server."""
+    import math
+
+    asked = [{"role": "system", "content": "Answer from the evidence."}, {"role": "user", "content": "How long?"}]
+    one = _Servers(kind="llama-server")
+    draft = _generator(monkeypatch, one).complete(asked, 8, avoid=(), logprobs=False, opening=["Not stated."])
+    assert draft.text == "Seven years." and draft.opening == pytest.approx(math.exp(-1.9))
+    assert len(one.took) == 1 and one.bodies[0]["stream"] and one.bodies[0]["top_logprobs"] == 20
+    two = _Servers(kind="llama_cpp.server")
+    draft = _generator(monkeypatch, two).complete(asked, 8, opening=["Not stated."])
+    assert draft.text == "Seven years." and draft.opening == pytest.approx(math.exp(-2.5))
+    assert len(two.took) == 2 and len(set(two.took)) == 1  # the opening, then the draft where it is cached
+    assert not two.bodies[0].get("stream") and two.bodies[1]["top_logprobs"] == 1  # nothing more sorted
+    plain = _Servers(kind="llama-server")
+    assert _generator(monkeypatch, plain).complete(asked, 8).opening is None  # not asked: not read
+    assert plain.bodies[0]["top_logprobs"] == 1
