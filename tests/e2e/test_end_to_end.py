@@ -193,6 +193,10 @@ def test_the_models_first_token_probabilities_and_an_avoided_opening(tiny_model:
     assert "".join(gen.stream(messages, 8)) == plain  # reading the probabilities changed nothing
     other = "".join(gen.stream(messages, 8, avoid=[first]))
     assert other and not other.startswith(first) and gen.last_completion_tokens >= 1
+    # The opening read with the reply (one evaluation) is the model's own, before it is kept out.
+    kept_out = gen.complete(messages, 8, avoid=[first], opening=[first])
+    assert kept_out.text == other and abs(kept_out.opening - p_first) < 1e-3
+    assert gen.complete(messages, 8).opening is None
     cancel = threading.Event()
     cancel.set()
     long = [{"role": "user", "content": "Records are kept for audit. " * 400 + "How long?"}]
