@@ -27,18 +27,11 @@ from copilot.llama.endpoint import EndpointGenerator
 from copilot.llama.server import KINDS, LLAMA_CPP_SERVER, LLAMA_SERVER, command
 
 from conftest import EXAMPLES
+from loopback import free_port
 
 SLOT_CONTEXT = 2048
 QUESTIONS = ["How long are client matter files kept?", "Who may approve travel expenses?",
              "What must happen before a laptop leaves the office?"]
-
-
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _start(kind: str, model: Path, port: int) -> subprocess.Popen:
@@ -64,7 +57,7 @@ def servers(tiny_model: Path):
     started = {}
     try:
         for kind in KINDS:
-            port = _free_port()
+            port = free_port()
             started[kind] = [_start(kind, tiny_model, port), f"http://127.0.0.1:{port}", port]
         yield started
     finally:

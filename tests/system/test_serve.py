@@ -18,7 +18,6 @@ import pwd
 import random
 import shutil
 import signal
-import socket
 import ssl
 import subprocess
 import sys
@@ -35,6 +34,8 @@ from copilot.core.errors import AccessDenied, CopilotError, Unavailable
 from copilot.engine.remote import RemoteEngine
 from copilot.llama.server import LLAMA_SERVER, command
 
+from loopback import free_port
+
 ROOT = Path(__file__).resolve().parents[2]
 SLOTS, SLOT_CONTEXT = 2, 2048  # the model server's: two answers at once, each with 2048 tokens
 BIN = Path(sys.executable).parent
@@ -46,12 +47,6 @@ QUESTIONS = [FALCON, "How long are client matter files kept?", "Who may approve 
              "What are the password rules?", "Summarise the retention policy.", "Who is the buyer in Falcon?"]
 
 pytestmark = pytest.mark.slow
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _wait(check, what: str, seconds: float = 90) -> None:
@@ -126,7 +121,7 @@ def firm(tmp_path_factory, tiny_model):
     (docs / "falcon" / "project-falcon-spa.md").write_text(f"# Project Falcon: share purchase\n\n{SECRET}\n")
     (root / "map.toml").write_text('[folders]\n"docs/falcon" = "matter-falcon"\n')
     certs = _certificates(root)
-    chroma_port, model_port, tls_port = _free_port(), _free_port(), _free_port()
+    chroma_port, model_port, tls_port = free_port(), free_port(), free_port()
     home = root / "server-home"
     home.mkdir()
     run_dir = Path(tempfile.mkdtemp(prefix="copilot-run-"))  # where other OS accounts can reach the socket
