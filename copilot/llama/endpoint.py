@@ -46,7 +46,7 @@ from copilot.core.streams import cut_on
 from copilot.llama.server import LLAMA_CPP_SERVER, LLAMA_SERVER
 
 RETRY_DOWN_S = 30.0  # a server that failed is left alone this long before it is tried again
-TOP = 20  # first-token alternatives read for `opening_probability`
+TOP = 20  # first-token alternatives read for an opening's probability (a probe, or a draft on llama-server)
 QUANT = re.compile(r"(?i)(?:^|[-_.])(i?q\d_[a-z0-9_]+?|f16|bf16|f32)(?:\.gguf)?$")
 
 
