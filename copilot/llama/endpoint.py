@@ -353,7 +353,7 @@ class EndpointGenerator:
     def _order(self, body: dict | None) -> list[str]:
         """The servers to try for `body`: the one this thread's previous request went to first if
         this one's conversation begins as that one's did (the prompt is cached there)."""
-        same = body is not None and _opening(body) == getattr(self._last, "opening", None)
+        same = body is not None and _conversation(body) == getattr(self._last, "conversation", None)
         return self.endpoints.order(getattr(self._last, "url", None) if same else None)
 
     def _kind(self, url: str) -> str | None:
@@ -371,7 +371,7 @@ class EndpointGenerator:
 
     def _went(self, url: str, body: dict | None) -> None:
         if body is not None:
-            self._last.url, self._last.opening = url, _opening(body)
+            self._last.url, self._last.conversation = url, _conversation(body)
 
     def _evaluated(self, reply: dict) -> None:
         """Add the prompt tokens a reply says the server evaluated (llama-server's `timings`) to
@@ -418,7 +418,7 @@ def _share(alternatives: Sequence[dict], openings: Sequence[str]) -> float:
                      if alt.get("token", "").strip() and any(o.startswith(alt["token"]) for o in openings)))
 
 
-def _opening(body: dict) -> int:
+def _conversation(body: dict) -> int:
     """What identifies a request's conversation: its first two messages (the instructions and the
     evidence, or the first turn), which every later request of the same answer repeats."""
     return hash(json.dumps(body.get("messages", [])[:2], sort_keys=True))
