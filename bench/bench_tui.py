@@ -90,8 +90,12 @@ def main() -> None:
     with Terminal([copilot], env, SIZE) as term:
         term.wait_until(lambda s: BOX in s and "(loading)" not in s, timeout=120, poll=0.02)
         idle = measure(term, args.keys, answering=False)
+        # Ctrl+U is a binding the app runs when the key has bubbled back to it, after keys sent with it
+        # are typed: wait for the box to be clear before typing the question, and for it before Enter.
         term.keys("C-u")
+        term.wait_for(BOX, timeout=10, poll=0.005)  # the placeholder: the box is empty
         term.keys(QUESTION, literal=True)
+        term.wait_for(QUESTION[-30:], timeout=10, poll=0.005)  # the box shows its end
         term.keys("Enter")
         term.wait_until(asked, timeout=30, poll=0.005)
         busy = measure(term, args.keys, answering=True)
